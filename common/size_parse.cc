@@ -1,0 +1,53 @@
+#include "common/size_parse.h"
+
+#include <cctype>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+
+namespace layerdisk {
+
+absl::StatusOr<uint64_t> ParseSize(std::string_view text) {
+  std::string_view s = absl::StripAsciiWhitespace(text);
+  uint64_t value = 0;
+  size_t i = 0;
+  for (; i < s.size() && absl::ascii_isdigit(s[i]); ++i) {
+    uint64_t digit = static_cast<uint64_t>(s[i] - '0');
+    if (value > (UINT64_MAX - digit) / 10)
+      return absl::InvalidArgumentError(
+          absl::StrFormat("size '%s' is too large", text));
+  value = value * 10 + digit;
+  }
+  if (i == 0)
+    return absl::InvalidArgumentError(
+        absl::StrFormat("'%s' is not a size (expected e.g. 4K, 10G, 512)", text));
+  std::string suffix = absl::AsciiStrToUpper(s.substr(i));
+  int shift = 0;
+  if (suffix.empty() || suffix == "B") shift = 0;
+  else if (suffix == "K" || suffix == "KB" || suffix == "KIB") shift = 10;
+  else if (suffix == "M" || suffix == "MB" || suffix == "MIB") shift = 20;
+  else if (suffix == "G" || suffix == "GB" || suffix == "GIB") shift = 30;
+  else if (suffix == "T" || suffix == "TB" || suffix == "TIB") shift = 40;
+  else if (suffix == "P" || suffix == "PB" || suffix == "PIB") shift = 50;
+  else
+    return absl::InvalidArgumentError(
+        absl::StrFormat("size '%s' has an unknown unit", text));
+  if (shift > 0 && value > (UINT64_MAX >> shift))
+    return absl::InvalidArgumentError(
+        absl::StrFormat("size '%s' is too large", text));
+  return value << shift;
+}
+
+std::string FormatSize(uint64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes);
+  int unit = 0;
+  while (v >= 1024.0 && unit < 6) {
+    v /= 1024.0;
+    ++unit;
+  }
+  if (unit == 0) return absl::StrFormat("%d B", bytes);
+  return absl::StrFormat("%.1f %s", v, kUnits[unit]);
+}
+
+}  // namespace layerdisk

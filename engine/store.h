@@ -1,0 +1,192 @@
+// Store: one directory holding a layerdisk store (catalog, chunks, writable
+// heads), and every operation an administrator performs on it.
+//
+// Thread-safe. One process owns a store at a time (RocksDB's lock file
+// enforces it); a second Open of the same directory fails with Unavailable.
+#ifndef LAYERDISK_ENGINE_STORE_H_
+#define LAYERDISK_ENGINE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/block_device.h"
+#include "common/env.h"
+
+namespace layerdisk {
+
+struct StoreOptions {
+  // Env for the store's own data files (writable heads). Not owned.
+  Env* env = Env::Default();
+  // Dedup granularity; used only when the store is created. A power of two
+  // from 4 KiB to 1 MiB.
+  uint32_t chunk_size = 4096;
+  bool create_if_missing = true;
+  // Decompressed chunks kept in memory for hot reads (a boot storm).
+  uint64_t chunk_cache_bytes = 256ull << 20;
+  // Seal frozen heads (snapshots, clones) on a background thread. When false
+  // they are sealed only by WaitForBackgroundWork(), which tests use to make
+  // sealing happen at a chosen moment.
+  bool background_sealing = true;
+};
+
+// Progress of a long operation: bytes done of total.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+struct LayerInfo {
+  std::string name;  // empty for the anonymous layers snapshots freeze
+  uint64_t id = 0;
+  uint64_t size = 0;           // virtual size in bytes
+  uint64_t logical_bytes = 0;  // bytes of data blocks it maps
+  uint64_t created_unix = 0;
+  bool sealed = false;  // false while a frozen head waits for sealing
+  std::string source;   // "import:FILE" or "seal:VOLUME"
+};
+
+struct VolumeInfo {
+  std::string name;
+  uint64_t size = 0;
+  std::vector<std::string> layers;  // named base layers, lowest first
+  uint32_t depth = 0;               // layers in the stack, head included
+  uint64_t head_bytes = 0;          // data written since the last snapshot
+  uint64_t created_unix = 0;
+  uint32_t snapshots = 0;
+};
+
+struct SnapshotInfo {
+  std::string volume;
+  std::string name;
+  uint64_t created_unix_ms = 0;
+  uint64_t changed_bytes = 0;  // data written between previous one and this
+};
+
+struct ImportResult {
+  LayerInfo layer;
+  uint64_t bytes_read = 0;    // image bytes examined (holes skipped)
+  uint64_t new_chunks = 0;    // chunks not already in the store
+  uint64_t new_stored_bytes = 0;
+  double seconds = 0;
+};
+
+struct SpaceStats {
+  std::string name;
+  uint64_t logical_bytes = 0;  // bytes of data blocks mapped
+  uint64_t unique_bytes = 0;   // uncompressed bytes of distinct chunks
+  uint64_t stored_bytes = 0;   // compressed bytes of distinct chunks
+  double dedup_ratio = 1;       // logical / unique
+  double compression_ratio = 1; // unique / stored
+};
+
+struct StoreStats {
+  SpaceStats store;  // name is empty
+  std::vector<SpaceStats> layers;
+  uint64_t chunks = 0;
+  uint64_t head_bytes = 0;  // bytes of disk used by writable heads
+};
+
+struct GcResult {
+  uint64_t layers_removed = 0;
+  uint64_t chunks_removed = 0;
+  uint64_t bytes_reclaimed = 0;
+};
+
+struct FsckReport {
+  uint64_t layers_checked = 0;
+  uint64_t map_entries_checked = 0;
+  uint64_t chunks_checked = 0;
+  std::vector<std::string> problems;  // one line each, naming what is damaged
+  bool ok() const { return problems.empty(); }
+};
+
+class Store {
+ public:
+  // Opens (or, with create_if_missing, creates) the store in `dir`.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir,
+                                                     const StoreOptions& options);
+  // Flushes open volumes and waits for background work to stop.
+  virtual ~Store() = default;
+
+  virtual uint32_t chunk_size() const = 0;
+  virtual const std::string& dir() const = 0;
+
+  // --- Layers -------------------------------------------------------------
+  // Imports `source` as a new sealed layer named `name`. Holes and all-zero
+  // blocks cost nothing; chunks already in the store are not stored again.
+  // On error nothing of the layer is left behind.
+  virtual absl::StatusOr<ImportResult> ImportLayer(
+      const std::string& name, BlockDevice& source, const std::string& origin,
+      const ProgressFn& progress) = 0;
+  virtual absl::StatusOr<std::vector<LayerInfo>> ListLayers() = 0;
+  virtual absl::StatusOr<LayerInfo> GetLayer(const std::string& name) = 0;
+  // Refused (FailedPrecondition) while a volume or snapshot uses the layer.
+  virtual absl::Status DeleteLayer(const std::string& name) = 0;
+  // Seals what `volume` holds above its named base layers (head and frozen
+  // snapshot heads) into one new layer; base layers + new layer compose to
+  // what the volume reads now. The volume itself is unchanged.
+  virtual absl::StatusOr<LayerInfo> SealVolume(const std::string& volume,
+                                               const std::string& layer) = 0;
+  // The layer alone, read-only (blocks it does not map read as holes).
+  virtual absl::StatusOr<std::shared_ptr<BlockDevice>> OpenLayer(
+      const std::string& name) = 0;
+
+  // --- Volumes ------------------------------------------------------------
+  // Composes a writable volume over `layers` (lowest first) in O(1). `size`
+  // defaults to the largest layer's size and may exceed it (thin).
+  virtual absl::StatusOr<VolumeInfo> CreateVolume(
+      const std::string& name, const std::vector<std::string>& layers,
+      std::optional<uint64_t> size) = 0;
+  virtual absl::StatusOr<std::vector<VolumeInfo>> ListVolumes() = 0;
+  virtual absl::StatusOr<VolumeInfo> GetVolume(const std::string& name) = 0;
+  // Refused while the volume is open elsewhere, unless `force`.
+  virtual absl::Status DeleteVolume(const std::string& name, bool force) = 0;
+  // O(1): `target` shares every block of `source` (at `snapshot` if given).
+  virtual absl::StatusOr<VolumeInfo> CloneVolume(
+      const std::string& source, const std::optional<std::string>& snapshot,
+      const std::string& target) = 0;
+  // The volume as a read-write device. Every open of the same volume returns
+  // the same object, so writes through one are visible through all.
+  virtual absl::StatusOr<std::shared_ptr<BlockDevice>> OpenVolume(
+      const std::string& name) = 0;
+
+  // --- Snapshots ----------------------------------------------------------
+  // O(1): flushes the volume and freezes its head; it is sealed later.
+  virtual absl::StatusOr<SnapshotInfo> CreateSnapshot(
+      const std::string& volume, const std::string& name) = 0;
+  // Oldest first.
+  virtual absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots(
+      const std::string& volume) = 0;
+  // Makes the volume read exactly as at the snapshot; writes since are lost.
+  // Refused while the volume is open elsewhere, unless `force`.
+  virtual absl::Status RollbackSnapshot(const std::string& volume,
+                                        const std::string& name,
+                                        bool force) = 0;
+  virtual absl::Status DeleteSnapshot(const std::string& volume,
+                                      const std::string& name) = 0;
+  virtual absl::StatusOr<std::shared_ptr<BlockDevice>> OpenSnapshot(
+      const std::string& volume, const std::string& name) = 0;
+
+  // --- Maintenance --------------------------------------------------------
+  virtual absl::StatusOr<StoreStats> Stats() = 0;
+  // Removes layers nothing references and chunks no layer references. Safe
+  // while volumes are in use.
+  virtual absl::StatusOr<GcResult> Gc() = 0;
+  // Verifies the catalog, every map entry, every chunk's checksum and hash,
+  // and the reference counts.
+  virtual absl::StatusOr<FsckReport> Fsck(const ProgressFn& progress) = 0;
+  // Seals every frozen head now; returns when none is left.
+  virtual absl::Status WaitForBackgroundWork() = 0;
+};
+
+// Names of layers, volumes and snapshots: 1-128 characters of [A-Za-z0-9._-],
+// not starting with '.' or '-' (so "VOL@SNAP" and "layer:NAME" stay
+// unambiguous and names are safe as file names).
+absl::Status ValidateName(const std::string& kind, const std::string& name);
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_ENGINE_STORE_H_
