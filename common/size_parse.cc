@@ -8,20 +8,22 @@
 namespace layerdisk {
 
 absl::StatusOr<uint64_t> ParseSize(std::string_view text) {
-  std::string_view s = absl::StripAsciiWhitespace(text);
+  std::string_view s = text;
+  while (!s.empty() && absl::ascii_isspace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && absl::ascii_isspace(s.back())) s.remove_suffix(1);
   uint64_t value = 0;
   size_t i = 0;
   for (; i < s.size() && absl::ascii_isdigit(s[i]); ++i) {
     uint64_t digit = static_cast<uint64_t>(s[i] - '0');
     if (value > (UINT64_MAX - digit) / 10)
       return absl::InvalidArgumentError(
-          absl::StrFormat("size '%s' is too large", text));
-  value = value * 10 + digit;
+          absl::StrFormat("size '%s' is too large", std::string(text)));
+    value = value * 10 + digit;
   }
   if (i == 0)
     return absl::InvalidArgumentError(
-        absl::StrFormat("'%s' is not a size (expected e.g. 4K, 10G, 512)", text));
-  std::string suffix = absl::AsciiStrToUpper(s.substr(i));
+        absl::StrFormat("'%s' is not a size (expected e.g. 4K, 10G, 512)", std::string(text)));
+  std::string suffix = absl::AsciiStrToUpper(std::string(s.substr(i)));
   int shift = 0;
   if (suffix.empty() || suffix == "B") shift = 0;
   else if (suffix == "K" || suffix == "KB" || suffix == "KIB") shift = 10;
@@ -31,10 +33,10 @@ absl::StatusOr<uint64_t> ParseSize(std::string_view text) {
   else if (suffix == "P" || suffix == "PB" || suffix == "PIB") shift = 50;
   else
     return absl::InvalidArgumentError(
-        absl::StrFormat("size '%s' has an unknown unit", text));
+        absl::StrFormat("size '%s' has an unknown unit", std::string(text)));
   if (shift > 0 && value > (UINT64_MAX >> shift))
     return absl::InvalidArgumentError(
-        absl::StrFormat("size '%s' is too large", text));
+        absl::StrFormat("size '%s' is too large", std::string(text)));
   return value << shift;
 }
 

@@ -1,0 +1,175 @@
+#include "dedupe/chunk_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "dedupe/chunk_codec.h"
+#include "dedupe/rocks_status.h"
+
+namespace layerdisk {
+namespace {
+
+rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+
+void DeleteCachedChunk(const rocksdb::Slice& /*key*/, void* value) {
+  delete static_cast<std::string*>(value);
+}
+
+}  // namespace
+
+ChunkStore::ChunkStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* chunks,
+                       rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes)
+    : db_(db),
+      chunks_(chunks),
+      refs_(refs),
+      cache_(rocksdb::NewLRUCache(std::max<uint64_t>(cache_bytes, 1 << 20))) {}
+
+absl::Status ChunkStore::Read(const ChunkName& name, absl::Span<char> out) {
+  rocksdb::Slice key = ToSlice(name.view());
+  if (rocksdb::Cache::Handle* h = cache_->Lookup(key)) {
+    const auto* bytes = static_cast<const std::string*>(cache_->Value(h));
+    bool fits = bytes->size() == out.size();
+    if (fits) std::memcpy(out.data(), bytes->data(), out.size());
+    cache_->Release(h);
+    if (fits) return absl::OkStatus();
+  }
+  rocksdb::PinnableSlice record;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), chunks_, key, &record);
+  if (s.IsNotFound())
+    return absl::DataLossError(absl::StrCat("chunk ", name.Hex(), " is missing"));
+  RETURN_IF_ERROR(FromRocks(s, "read chunk"));
+  absl::Status decoded =
+      DecodeChunk(std::string_view(record.data(), record.size()), out);
+  if (!decoded.ok())
+    return absl::DataLossError(
+        absl::StrCat("chunk ", name.Hex(), ": ", decoded.message()));
+  auto* copy = new std::string(out.data(), out.size());
+  if (!cache_->Insert(key, copy, copy->size(), &DeleteCachedChunk).ok())
+    delete copy;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ChunkStore::ReadRecord(const ChunkName& name) {
+  std::string record;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), chunks_, ToSlice(name.view()), &record);
+  if (s.IsNotFound())
+    return absl::DataLossError(absl::StrCat("chunk ", name.Hex(), " is missing"));
+  RETURN_IF_ERROR(FromRocks(s, "read chunk"));
+  return record;
+}
+
+absl::StatusOr<std::optional<RefRecord>> ChunkStore::Lookup(
+    const ChunkName& name) {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), refs_, ToSlice(name.view()), &value);
+  if (s.IsNotFound()) return std::optional<RefRecord>();
+  RETURN_IF_ERROR(FromRocks(s, "read chunk reference count"));
+  std::optional<RefRecord> r = DecodeRefRecord(value);
+  if (!r)
+    return absl::DataLossError(
+        absl::StrCat("reference count of chunk ", name.Hex(), " is damaged"));
+  return r;
+}
+
+absl::Status ChunkStore::ForEachChunk(
+    const std::function<bool(const ChunkName&, const RefRecord&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), refs_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    rocksdb::Slice v = it->value();
+    std::optional<RefRecord> r = DecodeRefRecord({v.data(), v.size()});
+    if (k.size() != kChunkNameSize || !r)
+      return absl::DataLossError("a chunk reference-count record is damaged");
+    if (!fn(ChunkName::FromBytes({k.data(), k.size()}), *r)) break;
+  }
+  return FromRocks(it->status(), "scan chunk reference counts");
+}
+
+absl::StatusOr<ChunkGcResult> ChunkStore::CollectGarbage() {
+  std::vector<ChunkName> candidates;
+  RETURN_IF_ERROR(ForEachChunk([&](const ChunkName& name, const RefRecord& r) {
+    if (r.refs <= 0) candidates.push_back(name);
+    return true;
+  }));
+  ChunkGcResult result;
+  if (candidates.empty()) return result;
+  {
+    absl::MutexLock lock(&commit_mu_);
+    rocksdb::WriteBatch batch;
+    for (const ChunkName& name : candidates) {
+      // A writer may have referenced it again since the scan.
+      ASSIGN_OR_RETURN(std::optional<RefRecord> r, Lookup(name));
+      if (!r || r->refs > 0) continue;
+      batch.Delete(chunks_, ToSlice(name.view()));
+      batch.Delete(refs_, ToSlice(name.view()));
+      ++result.chunks_removed;
+      result.bytes_reclaimed += r->stored_length;
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete chunks"));
+  }
+  // Blob files hold the bytes: a forced compaction with blob garbage
+  // collection rewrites the survivors and drops the dead ones.
+  rocksdb::CompactRangeOptions co;
+  co.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+  co.blob_garbage_collection_age_cutoff = 1.0;
+  RETURN_IF_ERROR(
+      FromRocks(db_->CompactRange(co, chunks_, nullptr, nullptr), "compact chunks"));
+  return result;
+}
+
+ChunkName ChunkBatch::AddData(std::string_view data) {
+  ChunkName name = NameChunk(data);
+  PendingChange& change = Change(name);
+  change.delta += 1;
+  if (change.raw.empty() && change.record.empty()) {
+    absl::StatusOr<std::optional<RefRecord>> known = store_->Lookup(name);
+    if (known.ok() && known->has_value()) {
+      change.raw.assign(data);  // in case GC removes it before Commit
+    } else {
+      EncodeChunk(data, &change.record);
+    }
+  }
+  return name;
+}
+
+absl::Status ChunkBatch::Commit(bool sync) {
+  absl::MutexLock lock(&store_->commit_mu_);
+  // The chunk changes join the caller's records in one atomic write. After a
+  // failed Commit the batch is spent: the caller abandons it.
+  rocksdb::WriteBatch& batch = records_;
+  uint64_t new_chunks = 0, new_bytes = 0;
+  for (auto& [name, change] : changes_) {
+    if (change.delta == 0) continue;
+    rocksdb::Slice key = ToSlice(name.view());
+    RefRecord add{change.delta, 0, 0};
+    if (change.delta > 0) {
+      ASSIGN_OR_RETURN(std::optional<RefRecord> known, store_->Lookup(name));
+      if (!known) {
+        if (change.record.empty() && change.raw.empty())
+          return absl::DataLossError(absl::StrCat(
+              "chunk ", name.Hex(), " is referenced but missing from the store"));
+        if (change.record.empty()) EncodeChunk(change.raw, &change.record);
+        batch.Put(store_->chunks_, key, ToSlice(change.record));
+        add.raw_length = ChunkRawLength(change.record);
+        add.stored_length = static_cast<uint32_t>(change.record.size());
+        ++new_chunks;
+        new_bytes += change.record.size();
+      }
+    }
+    batch.Merge(store_->refs_, key, ToSlice(EncodeRefRecord(add)));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  RETURN_IF_ERROR(FromRocks(store_->db_->Write(wo, &batch), "write chunks"));
+  changes_.clear();
+  records_.Clear();
+  new_chunks_ += new_chunks;
+  new_stored_bytes_ += new_bytes;
+  return absl::OkStatus();
+}
+
+}  // namespace layerdisk

@@ -1,0 +1,248 @@
+#include "engine/catalog.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "common/status_macros.h"
+#include "dedupe/rocks_status.h"
+
+namespace layerdisk {
+namespace {
+
+// Records carry their kind's key letter so a checksum over one kind never
+// validates as another.
+std::string Seal(char kind, std::string body) {
+  PutFixed64(&body, Checksum64(body, kCatalogSeed + static_cast<uint8_t>(kind)));
+  return body;
+}
+
+absl::StatusOr<Decoder> Open(char kind, std::string_view v, const char* what) {
+  if (v.size() < 9)
+    return absl::DataLossError(absl::StrCat(what, " record is truncated"));
+  std::string_view body = v.substr(0, v.size() - 8);
+  if (DecodeFixed64(v.data() + body.size()) !=
+      Checksum64(body, kCatalogSeed + static_cast<uint8_t>(kind)))
+    return absl::DataLossError(absl::StrCat(what, " record has a bad checksum"));
+  if (static_cast<uint8_t>(body[0]) != kCatalogRecordVersion)
+    return absl::DataLossError(absl::StrCat(what, " record has unknown version"));
+  return Decoder(body.substr(1));
+}
+
+absl::Status Malformed(const char* what) {
+  return absl::DataLossError(absl::StrCat(what, " record is malformed"));
+}
+
+std::string Begin() { return std::string(1, static_cast<char>(kCatalogRecordVersion)); }
+
+void PutIds(std::string* out, const std::vector<uint64_t>& ids) {
+  PutVarint64(out, ids.size());
+  for (uint64_t id : ids) PutVarint64(out, id);
+}
+
+bool GetIds(Decoder* d, std::vector<uint64_t>* ids) {
+  uint64_t n;
+  if (!d->GetVarint64(&n) || n > 4096) return false;
+  ids->resize(n);
+  for (uint64_t& id : *ids)
+    if (!d->GetVarint64(&id)) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string LayerKey(uint64_t id) {
+  std::string k = "L";
+  PutBigEndian64(&k, id);
+  return k;
+}
+std::string LayerNameKey(const std::string& name) { return "l" + name; }
+std::string VolumeKey(const std::string& name) { return "V" + name; }
+std::string SnapshotPrefix(const std::string& volume) {
+  return "S" + volume + std::string(1, '\0');
+}
+std::string SnapshotKey(const std::string& volume, const std::string& name) {
+  return SnapshotPrefix(volume) + name;
+}
+
+std::string EncodeId(uint64_t id) {
+  std::string out;
+  PutBigEndian64(&out, id);
+  return out;
+}
+
+absl::StatusOr<uint64_t> DecodeId(std::string_view v) {
+  if (v.size() != 8) return absl::DataLossError("id record is malformed");
+  return DecodeBigEndian64(v.data());
+}
+
+std::string EncodeFormat(const FormatRecord& r) {
+  std::string out = Begin();
+  PutFixed32(&out, r.format_version);
+  PutFixed32(&out, r.chunk_size);
+  return Seal('F', std::move(out));
+}
+
+absl::StatusOr<FormatRecord> DecodeFormat(std::string_view v) {
+  ASSIGN_OR_RETURN(Decoder d, Open('F', v, "format"));
+  FormatRecord r;
+  if (!d.GetFixed32(&r.format_version) || !d.GetFixed32(&r.chunk_size))
+    return Malformed("format");
+  return r;
+}
+
+std::string EncodeLayer(const LayerRecord& r) {
+  std::string out = Begin();
+  PutVarint64(&out, r.id);
+  PutLengthPrefixed(&out, r.name);
+  out.push_back(static_cast<char>(r.kind));
+  out.push_back(static_cast<char>(r.state));
+  out.push_back(r.frozen ? 1 : 0);
+  PutVarint64(&out, r.size);
+  PutVarint64(&out, r.data_blocks);
+  PutVarint64(&out, r.created_unix);
+  PutLengthPrefixed(&out, r.source);
+  return Seal('L', std::move(out));
+}
+
+absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v) {
+  ASSIGN_OR_RETURN(Decoder d, Open('L', v, "layer"));
+  LayerRecord r;
+  std::string_view flags;
+  if (!d.GetVarint64(&r.id) || !d.GetLengthPrefixed(&r.name) ||
+      !d.GetBytes(3, &flags) || !d.GetVarint64(&r.size) ||
+      !d.GetVarint64(&r.data_blocks) || !d.GetVarint64(&r.created_unix) ||
+      !d.GetLengthPrefixed(&r.source))
+    return Malformed("layer");
+  uint8_t kind = flags[0], state = flags[1];
+  if (kind < 1 || kind > 2 || state > 2) return Malformed("layer");
+  r.kind = static_cast<LayerKind>(kind);
+  r.state = static_cast<LayerState>(state);
+  r.frozen = flags[2] != 0;
+  return r;
+}
+
+std::string EncodeVolume(const VolumeRecord& r) {
+  std::string out = Begin();
+  PutLengthPrefixed(&out, r.name);
+  PutVarint64(&out, r.size);
+  PutIds(&out, r.stack);
+  PutVarint64(&out, r.base_count);
+  PutVarint64(&out, r.head);
+  PutVarint64(&out, r.created_unix);
+  return Seal('V', std::move(out));
+}
+
+absl::StatusOr<VolumeRecord> DecodeVolume(std::string_view v) {
+  ASSIGN_OR_RETURN(Decoder d, Open('V', v, "volume"));
+  VolumeRecord r;
+  uint64_t base;
+  if (!d.GetLengthPrefixed(&r.name) || !d.GetVarint64(&r.size) ||
+      !GetIds(&d, &r.stack) || !d.GetVarint64(&base) || base > r.stack.size() ||
+      !d.GetVarint64(&r.head) || !d.GetVarint64(&r.created_unix))
+    return Malformed("volume");
+  r.base_count = static_cast<uint32_t>(base);
+  return r;
+}
+
+std::string EncodeSnapshot(const SnapshotRecord& r) {
+  std::string out = Begin();
+  PutLengthPrefixed(&out, r.volume);
+  PutLengthPrefixed(&out, r.name);
+  PutVarint64(&out, r.created_unix_ms);
+  PutIds(&out, r.stack);
+  PutVarint64(&out, r.changed_bytes);
+  return Seal('S', std::move(out));
+}
+
+absl::StatusOr<SnapshotRecord> DecodeSnapshot(std::string_view v) {
+  ASSIGN_OR_RETURN(Decoder d, Open('S', v, "snapshot"));
+  SnapshotRecord r;
+  if (!d.GetLengthPrefixed(&r.volume) || !d.GetLengthPrefixed(&r.name) ||
+      !d.GetVarint64(&r.created_unix_ms) || !GetIds(&d, &r.stack) ||
+      !d.GetVarint64(&r.changed_bytes))
+    return Malformed("snapshot");
+  return r;
+}
+
+absl::StatusOr<std::string> CatalogReader::Get(const std::string& key) {
+  std::string value;
+  RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), key, &value),
+                            "read catalog"));
+  return value;
+}
+
+absl::StatusOr<FormatRecord> CatalogReader::Format() {
+  ASSIGN_OR_RETURN(std::string v, Get(kFormatKey));
+  return DecodeFormat(v);
+}
+
+absl::StatusOr<LayerRecord> CatalogReader::Layer(uint64_t id) {
+  ASSIGN_OR_RETURN(std::string v, Get(LayerKey(id)));
+  return DecodeLayer(v);
+}
+
+absl::StatusOr<uint64_t> CatalogReader::LayerIdByName(const std::string& name) {
+  ASSIGN_OR_RETURN(std::string v, Get(LayerNameKey(name)));
+  return DecodeId(v);
+}
+
+absl::StatusOr<VolumeRecord> CatalogReader::Volume(const std::string& name) {
+  ASSIGN_OR_RETURN(std::string v, Get(VolumeKey(name)));
+  return DecodeVolume(v);
+}
+
+absl::StatusOr<SnapshotRecord> CatalogReader::Snapshot(
+    const std::string& volume, const std::string& name) {
+  ASSIGN_OR_RETURN(std::string v, Get(SnapshotKey(volume, name)));
+  return DecodeSnapshot(v);
+}
+
+absl::StatusOr<uint64_t> CatalogReader::NextId() {
+  absl::StatusOr<std::string> v = Get(kNextIdKey);
+  if (absl::IsNotFound(v.status())) return 1;
+  if (!v.ok()) return v.status();
+  return DecodeId(*v);
+}
+
+namespace {
+
+// A damaged record is skipped and named in `damaged`, so one bad record
+// does not hide the rest of the store.
+template <typename Record, typename DecodeFn>
+absl::StatusOr<std::vector<Record>> Scan(rocksdb::DB* db,
+                                         const std::string& prefix,
+                                         DecodeFn decode,
+                                         std::vector<std::string>* damaged) {
+  std::vector<Record> out;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    absl::StatusOr<Record> r = decode({it->value().data(), it->value().size()});
+    if (!r.ok()) {
+      damaged->push_back(absl::StrCat("catalog record ", it->key().ToString(true),
+                                      ": ", r.status().message()));
+      continue;
+    }
+    out.push_back(*std::move(r));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan catalog"));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<LayerRecord>> CatalogReader::AllLayers() {
+  return Scan<LayerRecord>(db_, "L", DecodeLayer, &damaged_);
+}
+
+absl::StatusOr<std::vector<VolumeRecord>> CatalogReader::AllVolumes() {
+  return Scan<VolumeRecord>(db_, "V", DecodeVolume, &damaged_);
+}
+
+absl::StatusOr<std::vector<SnapshotRecord>> CatalogReader::Snapshots(
+    const std::optional<std::string>& volume) {
+  return Scan<SnapshotRecord>(db_, volume ? SnapshotPrefix(*volume) : "S",
+                              DecodeSnapshot, &damaged_);
+}
+
+}  // namespace layerdisk

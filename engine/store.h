@@ -27,6 +27,8 @@ struct StoreOptions {
   // from 4 KiB to 1 MiB.
   uint32_t chunk_size = 4096;
   bool create_if_missing = true;
+  // Fail with AlreadyExists when the store exists (`layerdisk init`).
+  bool error_if_exists = false;
   // Decompressed chunks kept in memory for hot reads (a boot storm).
   uint64_t chunk_cache_bytes = 256ull << 20;
   // Seal frozen heads (snapshots, clones) on a background thread. When false

@@ -1,0 +1,97 @@
+#include "layers/layer_writer.h"
+
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "dedupe/rocks_status.h"
+
+namespace layerdisk {
+
+absl::Status LayerWriter::Advance(uint64_t block) {
+  if (last_block_ && block <= *last_block_)
+    return absl::InternalError(absl::StrFormat(
+        "layer %d: block %d written after block %d", id_, block, *last_block_));
+  last_block_ = block;
+  uint64_t segment = block / kSegmentBlocks;
+  if (segment_ && *segment_ != segment) EmitSegment();
+  segment_ = segment;
+  if (pending_segments_ >= kSegmentsPerCommit) {
+    RETURN_IF_ERROR(batch_.Commit(/*sync=*/false));
+    pending_segments_ = 0;
+  }
+  return absl::OkStatus();
+}
+
+void LayerWriter::EmitSegment() {
+  batch_.records()->Put(maps_, MapKey(id_, *segment_),
+                        EncodeMapSegment(id_, *segment_, current_));
+  current_ = MapSegment();
+  segment_.reset();
+  ++pending_segments_;
+}
+
+absl::Status LayerWriter::AddData(uint64_t block, std::string_view data) {
+  RETURN_IF_ERROR(Advance(block));
+  MapData(block, batch_.AddData(data));
+  return absl::OkStatus();
+}
+
+absl::Status LayerWriter::AddName(uint64_t block, const ChunkName& name) {
+  RETURN_IF_ERROR(Advance(block));
+  batch_.AddRef(name);
+  MapData(block, name);
+  return absl::OkStatus();
+}
+
+void LayerWriter::MapData(uint64_t block, const ChunkName& name) {
+  uint32_t i = block % kSegmentBlocks;
+  current_.states.Set(i, BlockKind::kData);
+  current_.name_index[i] = static_cast<uint16_t>(current_.names.size());
+  current_.names.push_back(name);
+  ++data_blocks_;
+}
+
+absl::Status LayerWriter::AddZero(uint64_t block) {
+  RETURN_IF_ERROR(Advance(block));
+  current_.states.Set(block % kSegmentBlocks, BlockKind::kZero);
+  return absl::OkStatus();
+}
+
+absl::Status LayerWriter::Finish(
+    const std::function<void(rocksdb::WriteBatch*)>& final_records) {
+  if (segment_) EmitSegment();
+  if (final_records) final_records(batch_.records());
+  return batch_.Commit(/*sync=*/true);
+}
+
+absl::Status DeleteLayerMap(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,
+                            ChunkStore* chunks, uint64_t id) {
+  constexpr int kSegmentsPerCommit = 16;
+  std::string begin = MapKey(id, 0), end = MapKey(id + 1, 0);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, maps));
+  ChunkBatch batch(chunks);
+  int pending = 0;
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    uint64_t layer_id, segment;
+    std::string_view key(it->key().data(), it->key().size());
+    if (ParseMapKey(key, &layer_id, &segment)) {
+      absl::StatusOr<MapSegment> seg = DecodeMapSegment(
+          id, segment, {it->value().data(), it->value().size()});
+      // A damaged segment's references cannot be known: it is removed, and
+      // fsck reports the counts it leaves too high (GC keeps those chunks).
+      if (seg.ok())
+        for (const ChunkName& name : seg->names) batch.DropRef(name);
+    }
+    batch.records()->Delete(maps, it->key());
+    if (++pending == kSegmentsPerCommit) {
+      RETURN_IF_ERROR(batch.Commit(/*sync=*/false));
+      pending = 0;
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan layer map"));
+  return batch.Commit(/*sync=*/true);
+}
+
+}  // namespace layerdisk

@@ -1,0 +1,44 @@
+// The stored form of one chunk (docs/format-store.md, "Chunk record"):
+//
+//   offset size field
+//   0      1    kChunkRecordVersion
+//   1      1    codec: kCodecRaw or kCodecZstd
+//   2      4    raw_length (uncompressed bytes), little-endian
+//   6      8    XXH3-64 of the payload seeded with version<<40 |
+//               codec<<32 | raw_length, little-endian
+//   14     -    payload (raw or zstd frame)
+//
+// The checksum is verified on every read, before decompression, so a
+// damaged record is reported as DataLoss and never fed to the decompressor.
+#ifndef LAYERDISK_DEDUPE_CHUNK_CODEC_H_
+#define LAYERDISK_DEDUPE_CHUNK_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+
+namespace layerdisk {
+
+inline constexpr uint8_t kChunkRecordVersion = 1;
+inline constexpr uint8_t kCodecRaw = 0;
+inline constexpr uint8_t kCodecZstd = 1;
+inline constexpr size_t kChunkHeaderSize = 14;
+inline constexpr int kZstdLevel = 1;
+
+// Encodes `data` into `record` (replacing its contents): zstd when that saves
+// at least an eighth, raw otherwise (not worth a decompression on every read).
+void EncodeChunk(std::string_view data, std::string* record);
+
+// Decodes `record` into `out`, whose size must equal the raw length.
+// DataLoss on any damage: bad checksum, wrong length, bad zstd frame.
+absl::Status DecodeChunk(std::string_view record, absl::Span<char> out);
+
+// The raw length a record declares, or 0 when the record is too short.
+uint32_t ChunkRawLength(std::string_view record);
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_DEDUPE_CHUNK_CODEC_H_

@@ -1,0 +1,109 @@
+// ChunkStore: chunks stored once, named by SHA-256, with reference counts.
+//
+// Chunk records live in one RocksDB column family (with blob files, so
+// compaction does not rewrite chunk bytes), reference-count records in
+// another. Writers gather chunk puts, count changes and their own records
+// (layer maps) in a ChunkBatch that commits atomically; garbage collection
+// deletes chunks whose count is zero under the same commit lock, so a chunk
+// is never deleted between a writer deciding it exists and referencing it.
+//
+// Thread-safe.
+#ifndef LAYERDISK_DEDUPE_CHUNK_STORE_H_
+#define LAYERDISK_DEDUPE_CHUNK_STORE_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "dedupe/chunk_name.h"
+#include "dedupe/refcount_merge.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+
+namespace layerdisk {
+
+struct ChunkGcResult {
+  uint64_t chunks_removed = 0;
+  uint64_t bytes_reclaimed = 0;
+};
+
+class ChunkStore {
+ public:
+  // `db` and the handles must outlive the ChunkStore.
+  ChunkStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* chunks,
+             rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes);
+
+  // Reads a chunk's uncompressed bytes; out.size() must be its length.
+  // DataLoss when the record is missing or damaged.
+  absl::Status Read(const ChunkName& name, absl::Span<char> out);
+  // The stored record as is (compressed), for fsck and replication.
+  absl::StatusOr<std::string> ReadRecord(const ChunkName& name);
+  // The reference-count record, or nullopt when the chunk is unknown.
+  absl::StatusOr<std::optional<RefRecord>> Lookup(const ChunkName& name);
+  // Calls fn for every reference-count record, in name order; stops early
+  // when fn returns false.
+  absl::Status ForEachChunk(
+      const std::function<bool(const ChunkName&, const RefRecord&)>& fn);
+  // Deletes every chunk whose count is zero or less, then compacts so the
+  // space returns to the file system.
+  absl::StatusOr<ChunkGcResult> CollectGarbage();
+
+  rocksdb::DB* db() const { return db_; }
+
+ private:
+  friend class ChunkBatch;
+  rocksdb::DB* const db_;
+  rocksdb::ColumnFamilyHandle* const chunks_;
+  rocksdb::ColumnFamilyHandle* const refs_;
+  std::shared_ptr<rocksdb::Cache> cache_;  // decompressed chunks
+  // Held from a writer's existence checks to its write, and by GC.
+  absl::Mutex commit_mu_;
+};
+
+// One atomic change: new chunks, reference count changes, and the caller's
+// own records. Not thread-safe; one per writer.
+class ChunkBatch {
+ public:
+  explicit ChunkBatch(ChunkStore* store) : store_(store) {}
+
+  // References the chunk holding `data`, storing it if new. Hashing and
+  // compression happen here, outside the commit lock.
+  ChunkName AddData(std::string_view data);
+  // References a chunk that must already exist (checked at Commit).
+  void AddRef(const ChunkName& name) { Change(name).delta += 1; }
+  void DropRef(const ChunkName& name) { Change(name).delta -= 1; }
+  // Where the caller puts its own records, committed with the chunks.
+  rocksdb::WriteBatch* records() { return &records_; }
+
+  absl::Status Commit(bool sync);
+  bool empty() const { return changes_.empty() && records_.Count() == 0; }
+
+  // Totals over every Commit of this batch object.
+  uint64_t new_chunks() const { return new_chunks_; }
+  uint64_t new_stored_bytes() const { return new_stored_bytes_; }
+
+ private:
+  struct PendingChange {
+    int64_t delta = 0;
+    std::string raw;     // the bytes, if AddData saw the chunk as present
+    std::string record;  // the encoded record, if AddData saw it missing
+  };
+  PendingChange& Change(const ChunkName& name) { return changes_[name]; }
+
+  ChunkStore* const store_;
+  absl::flat_hash_map<ChunkName, PendingChange> changes_;
+  rocksdb::WriteBatch records_;
+  uint64_t new_chunks_ = 0;
+  uint64_t new_stored_bytes_ = 0;
+};
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_DEDUPE_CHUNK_STORE_H_

@@ -1,0 +1,123 @@
+// The catalog: records naming the store's layers, volumes and snapshots, in
+// RocksDB's default column family (docs/format-store.md, "Catalog").
+//
+//   key                         value
+//   "F"                         FormatRecord
+//   "N"                         next object id, fixed64
+//   "L" + id (8, big-endian)    LayerRecord
+//   "l" + layer name            layer id (8, big-endian)
+//   "V" + volume name           VolumeRecord
+//   "S" + volume + "\0" + name  SnapshotRecord
+//
+// Every value ends with an XXH3-64 of the rest, seeded with kCatalogSeed
+// plus the key's first byte, so a damaged record is DataLoss, never a guess.
+#ifndef LAYERDISK_ENGINE_CATALOG_H_
+#define LAYERDISK_ENGINE_CATALOG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "rocksdb/db.h"
+
+namespace layerdisk {
+
+inline constexpr uint32_t kStoreFormatVersion = 1;
+inline constexpr uint8_t kCatalogRecordVersion = 1;
+inline constexpr uint64_t kCatalogSeed = 0x6c61796572646b00ull;  // "layerdk"
+
+struct FormatRecord {
+  uint32_t format_version = kStoreFormatVersion;
+  uint32_t chunk_size = 4096;
+};
+
+enum class LayerKind : uint8_t {
+  kSealed = 1,  // a chunk map in the "maps" column family
+  kHead = 2,    // a head: data file + allocation map in "heads"
+};
+
+enum class LayerState : uint8_t {
+  kLive = 0,
+  kWriting = 1,   // being imported or merged; removed if the store reopens
+  kDeleting = 2,  // being deleted; the deletion resumes if the store reopens
+};
+
+struct LayerRecord {
+  uint64_t id = 0;
+  std::string name;  // empty for anonymous layers (frozen snapshot heads)
+  LayerKind kind = LayerKind::kSealed;
+  LayerState state = LayerState::kLive;
+  bool frozen = false;  // a head no volume writes to any more; to be sealed
+  uint64_t size = 0;
+  uint64_t data_blocks = 0;  // for sealed layers
+  uint64_t created_unix = 0;
+  std::string source;
+};
+
+struct VolumeRecord {
+  std::string name;
+  uint64_t size = 0;
+  std::vector<uint64_t> stack;  // layer ids under the head, lowest first
+  uint32_t base_count = 0;      // stack[0, base_count) are named base layers
+  uint64_t head = 0;            // the writable head's layer id
+  uint64_t created_unix = 0;
+};
+
+struct SnapshotRecord {
+  std::string volume;
+  std::string name;
+  uint64_t created_unix_ms = 0;
+  std::vector<uint64_t> stack;  // the volume's layers at the snapshot
+  uint64_t changed_bytes = 0;
+};
+
+std::string LayerKey(uint64_t id);
+std::string LayerNameKey(const std::string& name);
+std::string VolumeKey(const std::string& name);
+std::string SnapshotKey(const std::string& volume, const std::string& name);
+std::string SnapshotPrefix(const std::string& volume);
+inline constexpr char kFormatKey[] = "F";
+inline constexpr char kNextIdKey[] = "N";
+
+std::string EncodeFormat(const FormatRecord& r);
+std::string EncodeLayer(const LayerRecord& r);
+std::string EncodeVolume(const VolumeRecord& r);
+std::string EncodeSnapshot(const SnapshotRecord& r);
+std::string EncodeId(uint64_t id);
+absl::StatusOr<FormatRecord> DecodeFormat(std::string_view v);
+absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v);
+absl::StatusOr<VolumeRecord> DecodeVolume(std::string_view v);
+absl::StatusOr<SnapshotRecord> DecodeSnapshot(std::string_view v);
+absl::StatusOr<uint64_t> DecodeId(std::string_view v);
+
+// Typed reads of the catalog. NotFound when the key is absent.
+class CatalogReader {
+ public:
+  CatalogReader(rocksdb::DB* db) : db_(db) {}
+  absl::StatusOr<FormatRecord> Format();
+  absl::StatusOr<LayerRecord> Layer(uint64_t id);
+  absl::StatusOr<uint64_t> LayerIdByName(const std::string& name);
+  absl::StatusOr<VolumeRecord> Volume(const std::string& name);
+  absl::StatusOr<SnapshotRecord> Snapshot(const std::string& volume,
+                                          const std::string& name);
+  absl::StatusOr<uint64_t> NextId();
+  // Whole-table scans, in key order. Damaged records are skipped and
+  // described in damaged().
+  absl::StatusOr<std::vector<LayerRecord>> AllLayers();
+  absl::StatusOr<std::vector<VolumeRecord>> AllVolumes();
+  // All snapshots, or those of one volume when `volume` is set.
+  absl::StatusOr<std::vector<SnapshotRecord>> Snapshots(
+      const std::optional<std::string>& volume);
+  const std::vector<std::string>& damaged() const { return damaged_; }
+
+ private:
+  absl::StatusOr<std::string> Get(const std::string& key);
+  rocksdb::DB* const db_;
+  std::vector<std::string> damaged_;
+};
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_ENGINE_CATALOG_H_

@@ -1,0 +1,162 @@
+// StoreImpl: the Store behind engine/store.h. Private to engine/.
+//
+// Locking: mu_ guards the catalog (every read-modify-write of records), the
+// registry of open volumes and the layer cache. Background work (sealing
+// frozen heads, deleting layers) runs one task at a time under work_mu_,
+// taking mu_ only for its final catalog commit. Order: work_mu_, then mu_,
+// then a Volume's own lock, then ChunkStore's commit lock.
+#ifndef LAYERDISK_ENGINE_STORE_IMPL_H_
+#define LAYERDISK_ENGINE_STORE_IMPL_H_
+
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "dedupe/chunk_store.h"
+#include "engine/catalog.h"
+#include "engine/store.h"
+#include "engine/volume.h"
+#include "layers/head.h"
+#include "layers/merged_index.h"
+#include "rocksdb/db.h"
+
+namespace layerdisk {
+
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(std::string dir, const StoreOptions& options)
+      : dir_(std::move(dir)), options_(options), env_(options.env) {}
+  ~StoreImpl() override;
+  absl::Status Init();
+
+  uint32_t chunk_size() const override { return format_.chunk_size; }
+  const std::string& dir() const override { return dir_; }
+
+  absl::StatusOr<ImportResult> ImportLayer(const std::string& name,
+                                           BlockDevice& source,
+                                           const std::string& origin,
+                                           const ProgressFn& progress) override;
+  absl::StatusOr<std::vector<LayerInfo>> ListLayers() override;
+  absl::StatusOr<LayerInfo> GetLayer(const std::string& name) override;
+  absl::Status DeleteLayer(const std::string& name) override;
+  absl::StatusOr<LayerInfo> SealVolume(const std::string& volume,
+                                       const std::string& layer) override;
+  absl::StatusOr<std::shared_ptr<BlockDevice>> OpenLayer(
+      const std::string& name) override;
+
+  absl::StatusOr<VolumeInfo> CreateVolume(const std::string& name,
+                                          const std::vector<std::string>& layers,
+                                          std::optional<uint64_t> size) override;
+  absl::StatusOr<std::vector<VolumeInfo>> ListVolumes() override;
+  absl::StatusOr<VolumeInfo> GetVolume(const std::string& name) override;
+  absl::Status DeleteVolume(const std::string& name, bool force) override;
+  absl::StatusOr<VolumeInfo> CloneVolume(const std::string& source,
+                                         const std::optional<std::string>& snapshot,
+                                         const std::string& target) override;
+  absl::StatusOr<std::shared_ptr<BlockDevice>> OpenVolume(
+      const std::string& name) override;
+
+  absl::StatusOr<SnapshotInfo> CreateSnapshot(const std::string& volume,
+                                              const std::string& name) override;
+  absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots(
+      const std::string& volume) override;
+  absl::Status RollbackSnapshot(const std::string& volume,
+                                const std::string& name, bool force) override;
+  absl::Status DeleteSnapshot(const std::string& volume,
+                              const std::string& name) override;
+  absl::StatusOr<std::shared_ptr<BlockDevice>> OpenSnapshot(
+      const std::string& volume, const std::string& name) override;
+
+  absl::StatusOr<StoreStats> Stats() override;
+  absl::StatusOr<GcResult> Gc() override;
+  absl::StatusOr<FsckReport> Fsck(const ProgressFn& progress) override;
+  absl::Status WaitForBackgroundWork() override;
+
+ private:
+  enum class TaskKind { kSeal, kDelete };
+  struct Task {
+    TaskKind kind;
+    uint64_t layer;
+  };
+
+  // --- catalog helpers (REQUIRES mu_) ---
+  CatalogReader catalog() { return CatalogReader(db_.get()); }
+  uint64_t AllocateId(rocksdb::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Commit(rocksdb::WriteBatch* batch);
+  absl::StatusOr<VolumeRecord> FindVolume(const std::string& name);
+  absl::StatusOr<SnapshotRecord> FindSnapshot(const std::string& volume,
+                                              const std::string& name);
+  absl::StatusOr<LayerRecord> FindNamedLayer(const std::string& name);
+  LayerRecord NewHeadRecord(uint64_t id, const VolumeRecord& v) const;
+  // The live Volume object of `name`, if one is open.
+  std::shared_ptr<Volume> OpenVolumeObject(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refuses (FailedPrecondition) if others use `v`, unless force, which
+  // detaches it. Either way the registry forgets it.
+  absl::Status EvictVolume(const std::string& name, bool force,
+                           const std::string& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Freezes the volume's head (flushing it if open) and gives the volume a
+  // new empty head, committing `extra` in the same batch. Updates `rec`.
+  absl::Status FreezeHead(
+      VolumeRecord* rec,
+      const std::function<void(rocksdb::WriteBatch*, uint64_t changed)>& extra)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks every unnamed layer that no volume or snapshot uses for deletion.
+  absl::Status DropUnreferencedLayers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<VolumeInfo> DescribeVolume(const VolumeRecord& rec);
+  LayerInfo DescribeLayer(const LayerRecord& rec) const;
+
+  // --- layer loading ---
+  std::string HeadPath(uint64_t id) const;
+  absl::StatusOr<std::shared_ptr<Head>> OpenHead(uint64_t id);
+  absl::StatusOr<std::shared_ptr<const LayerView>> LoadLayer(uint64_t id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::shared_ptr<const Stack>> BuildStack(
+      const std::vector<uint64_t>& ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- background work ---
+  void Enqueue(TaskKind kind, uint64_t layer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WorkerLoop();
+  // Runs one queued task; false when none was queued.
+  bool RunOneTask();
+  absl::Status SealFrozenHead(uint64_t id);
+  absl::Status DeleteLayerData(uint64_t id);
+  absl::Status Recover();
+
+  const std::string dir_;
+  const StoreOptions options_;
+  Env* const env_;
+  FormatRecord format_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* maps_ = nullptr;
+  rocksdb::ColumnFamilyHandle* heads_ = nullptr;
+  rocksdb::ColumnFamilyHandle* chunks_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* refs_ = nullptr;
+  std::unique_ptr<ChunkStore> chunks_;
+
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::string, std::weak_ptr<Volume>> open_volumes_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::weak_ptr<const LayerView>> layer_cache_
+      ABSL_GUARDED_BY(mu_);
+  std::set<std::string> importing_ ABSL_GUARDED_BY(mu_);
+  std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status background_error_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex work_mu_;  // held while one background task runs
+  std::thread worker_;
+};
+
+// Milliseconds and seconds since the epoch.
+uint64_t NowUnixMs();
+uint64_t NowUnix();
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_ENGINE_STORE_IMPL_H_

@@ -1,0 +1,260 @@
+// Layers: import, list, delete, seal a volume into a layer, open one alone.
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "engine/store_impl.h"
+#include "layers/layer_writer.h"
+#include "layers/sealed_layer.h"
+
+namespace layerdisk {
+namespace {
+
+bool AllZero(std::string_view bytes) {
+  // Compare against itself shifted by one: the library memcmp is vectorized.
+  return bytes.empty() ||
+         (bytes[0] == 0 && std::memcmp(bytes.data(), bytes.data() + 1, bytes.size() - 1) == 0);
+}
+
+constexpr uint64_t kImportBuffer = 4ull << 20;
+
+}  // namespace
+
+absl::StatusOr<LayerRecord> StoreImpl::FindNamedLayer(const std::string& name) {
+  RETURN_IF_ERROR(ValidateName("layer", name));
+  absl::StatusOr<uint64_t> id = catalog().LayerIdByName(name);
+  if (absl::IsNotFound(id.status()))
+    return absl::NotFoundError(absl::StrFormat("layer '%s' does not exist", name));
+  if (!id.ok()) return id.status();
+  return catalog().Layer(*id);
+}
+
+LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) const {
+  LayerInfo info;
+  info.name = rec.name;
+  info.id = rec.id;
+  info.size = rec.size;
+  info.logical_bytes = rec.data_blocks * chunk_size();
+  info.created_unix = rec.created_unix;
+  info.sealed = rec.kind == LayerKind::kSealed;
+  info.source = rec.source;
+  return info;
+}
+
+absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
+                                                    BlockDevice& source,
+                                                    const std::string& origin,
+                                                    const ProgressFn& progress) {
+  auto start = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(ValidateName("layer", name));
+  const uint64_t size = (source.size() + 511) / 512 * 512;
+  if (size == 0) return absl::InvalidArgumentError("the image is empty");
+  LayerRecord rec;
+  {
+    absl::MutexLock lock(&mu_);
+    if (catalog().LayerIdByName(name).ok() || importing_.count(name))
+      return absl::AlreadyExistsError(absl::StrFormat("layer '%s' already exists", name));
+    rocksdb::WriteBatch batch;
+    rec.id = AllocateId(&batch);
+    rec.name = name;
+    rec.kind = LayerKind::kSealed;
+    rec.state = LayerState::kWriting;
+    rec.size = size;
+    rec.created_unix = NowUnix();
+    rec.source = "import:" + origin;
+    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+    RETURN_IF_ERROR(Commit(&batch));
+    importing_.insert(name);
+  }
+  LayerWriter writer(db_.get(), maps_, chunks_.get(), rec.id, chunk_size());
+  ImportResult result;
+  auto import = [&]() -> absl::Status {
+    const uint64_t bs = chunk_size();
+    ASSIGN_OR_RETURN(std::vector<DeviceExtent> extents, source.Map(0, source.size()));
+    std::string buf;
+    uint64_t next_block = 0;  // blocks below this were already taken
+    for (const DeviceExtent& e : extents) {
+      if (e.zero) continue;
+      uint64_t first = std::max(e.offset / bs, next_block);
+      uint64_t end_block = (e.offset + e.length + bs - 1) / bs;
+      for (uint64_t b = first; b < end_block;) {
+        uint64_t n = std::min(end_block - b, kImportBuffer / bs);
+        uint64_t off = b * bs;
+        uint64_t len = std::min(n * bs, source.size() - off);
+        buf.assign(n * bs, '\0');
+        RETURN_IF_ERROR(source.Read(off, absl::MakeSpan(buf.data(), len)));
+        result.bytes_read += len;
+        for (uint64_t j = 0; j < n; ++j) {
+          std::string_view block = std::string_view(buf).substr(j * bs, bs);
+          if (!AllZero(block)) RETURN_IF_ERROR(writer.AddData(b + j, block));
+        }
+        b += n;
+        next_block = b;
+        if (progress) progress(std::min(off + len, source.size()), source.size());
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    rec.state = LayerState::kLive;
+    rec.data_blocks = writer.data_blocks();
+    return writer.Finish([&](rocksdb::WriteBatch* batch) {
+      batch->Put(LayerKey(rec.id), EncodeLayer(rec));
+      batch->Put(LayerNameKey(name), EncodeId(rec.id));
+    });
+  };
+  absl::Status s = import();
+  absl::MutexLock lock(&mu_);
+  importing_.erase(name);
+  if (!s.ok()) {
+    // Nothing of a failed import stays: its partial map goes in the
+    // background (and on the next open if we crash first).
+    rec.state = LayerState::kDeleting;
+    rocksdb::WriteBatch batch;
+    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+    if (Commit(&batch).ok()) Enqueue(TaskKind::kDelete, rec.id);
+    return s;
+  }
+  if (progress) progress(source.size(), source.size());
+  result.layer = DescribeLayer(rec);
+  result.new_chunks = writer.new_chunks();
+  result.new_stored_bytes = writer.new_stored_bytes();
+  result.seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+absl::StatusOr<std::vector<LayerInfo>> StoreImpl::ListLayers() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::vector<LayerRecord> recs, catalog().AllLayers());
+  std::vector<LayerInfo> out;
+  for (const LayerRecord& rec : recs)
+    if (!rec.name.empty() && rec.state == LayerState::kLive)
+      out.push_back(DescribeLayer(rec));
+  return out;
+}
+
+absl::StatusOr<LayerInfo> StoreImpl::GetLayer(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(LayerRecord rec, FindNamedLayer(name));
+  return DescribeLayer(rec);
+}
+
+absl::Status StoreImpl::DeleteLayer(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(LayerRecord rec, FindNamedLayer(name));
+  CatalogReader reader = catalog();
+  ASSIGN_OR_RETURN(std::vector<VolumeRecord> volumes, reader.AllVolumes());
+  for (const VolumeRecord& v : volumes)
+    if (std::count(v.stack.begin(), v.stack.end(), rec.id))
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "layer '%s' is used by volume '%s'", name, v.name));
+  ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, reader.Snapshots(std::nullopt));
+  for (const SnapshotRecord& s : snaps)
+    if (std::count(s.stack.begin(), s.stack.end(), rec.id))
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "layer '%s' is used by snapshot '%s@%s'", name, s.volume, s.name));
+  if (!reader.damaged().empty())
+    return absl::DataLossError(
+        "the catalog has damaged records (run fsck); refusing to delete a "
+        "layer that one of them might use");
+  rec.state = LayerState::kDeleting;
+  rocksdb::WriteBatch batch;
+  batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+  batch.Delete(LayerNameKey(name));
+  RETURN_IF_ERROR(Commit(&batch));
+  Enqueue(TaskKind::kDelete, rec.id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
+                                                const std::string& layer) {
+  RETURN_IF_ERROR(ValidateName("layer", layer));
+  LayerRecord rec;
+  std::vector<uint64_t> above;  // the volume's layers above its base
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(VolumeRecord vol, FindVolume(volume));
+    if (catalog().LayerIdByName(layer).ok() || importing_.count(layer))
+      return absl::AlreadyExistsError(absl::StrFormat("layer '%s' already exists", layer));
+    RETURN_IF_ERROR(FreezeHead(&vol, nullptr));
+    above.assign(vol.stack.begin() + vol.base_count, vol.stack.end());
+    rocksdb::WriteBatch batch;
+    rec.id = AllocateId(&batch);
+    rec.name = layer;
+    rec.state = LayerState::kWriting;
+    rec.size = vol.size;
+    rec.created_unix = NowUnix();
+    rec.source = "seal:" + volume;
+    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+    RETURN_IF_ERROR(Commit(&batch));
+    importing_.insert(layer);
+  }
+  // Seal the frozen heads first: then merging moves chunk names, not data.
+  absl::Status s = WaitForBackgroundWork();
+  LayerWriter writer(db_.get(), maps_, chunks_.get(), rec.id, chunk_size());
+  std::vector<std::shared_ptr<const SealedLayer>> layers;
+  if (s.ok()) {
+    absl::MutexLock lock(&mu_);
+    for (uint64_t id : above) {
+      absl::StatusOr<std::shared_ptr<const LayerView>> view = LoadLayer(id);
+      if (!view.ok()) { s = view.status(); break; }
+      auto sealed = std::dynamic_pointer_cast<const SealedLayer>(*view);
+      if (!sealed) { s = absl::InternalError("a frozen head is still unsealed"); break; }
+      layers.push_back(std::move(sealed));
+    }
+  }
+  if (s.ok()) {
+    std::set<uint64_t> segments;
+    for (const auto& l : layers)
+      l->ForEachSegment([&](uint64_t seg, const BlockStates&) { segments.insert(seg); });
+    for (uint64_t seg : segments) {
+      for (uint32_t i = 0; i < kSegmentBlocks && s.ok(); ++i) {
+        uint64_t block = seg * kSegmentBlocks + i;
+        for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+          BlockKind k = (*it)->Kind(block);
+          if (k == BlockKind::kAbsent) continue;
+          if (k == BlockKind::kZero) {
+            s = writer.AddZero(block);
+          } else if (const ChunkName* name = (*it)->NameOf(block)) {
+            s = writer.AddName(block, *name);
+          } else {
+            s = absl::DataLossError(absl::StrFormat(
+                "block %d of volume '%s' is damaged; fsck for details", block, volume));
+          }
+          break;
+        }
+      }
+      if (!s.ok()) break;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  importing_.erase(layer);
+  if (s.ok()) {
+    rec.state = LayerState::kLive;
+    rec.data_blocks = writer.data_blocks();
+    s = writer.Finish([&](rocksdb::WriteBatch* batch) {
+      batch->Put(LayerKey(rec.id), EncodeLayer(rec));
+      batch->Put(LayerNameKey(layer), EncodeId(rec.id));
+    });
+  }
+  if (!s.ok()) {
+    rec.state = LayerState::kDeleting;
+    rocksdb::WriteBatch batch;
+    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+    if (Commit(&batch).ok()) Enqueue(TaskKind::kDelete, rec.id);
+    return s;
+  }
+  return DescribeLayer(rec);
+}
+
+absl::StatusOr<std::shared_ptr<BlockDevice>> StoreImpl::OpenLayer(
+    const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(LayerRecord rec, FindNamedLayer(name));
+  ASSIGN_OR_RETURN(auto stack, BuildStack({rec.id}));
+  return std::shared_ptr<BlockDevice>(std::make_shared<Volume>(
+      "layer:" + name, rec.size, chunk_size(), std::move(stack), nullptr));
+}
+
+}  // namespace layerdisk

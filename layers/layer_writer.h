@@ -1,0 +1,66 @@
+// LayerWriter: writes a sealed layer's map, block by block in ascending
+// order, storing new chunks and counting references as it goes. Every few
+// segments it commits (unsynced; the final commit syncs, and RocksDB's WAL
+// keeps order), so memory stays bounded for layers of any size. Until the
+// caller's final records (the catalog entry that makes the layer live) commit
+// in Finish(), the partial map is invisible; DeleteLayerMap() removes it.
+//
+// Not thread-safe.
+#ifndef LAYERDISK_LAYERS_LAYER_WRITER_H_
+#define LAYERDISK_LAYERS_LAYER_WRITER_H_
+
+#include <functional>
+#include <optional>
+
+#include "dedupe/chunk_store.h"
+#include "layers/map_segment.h"
+#include "rocksdb/db.h"
+
+namespace layerdisk {
+
+class LayerWriter {
+ public:
+  LayerWriter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,
+              ChunkStore* chunks, uint64_t id, uint32_t block_size)
+      : db_(db), maps_(maps), batch_(chunks), id_(id), block_size_(block_size) {}
+
+  // REQUIRES: block numbers strictly increase across all Add* calls.
+  absl::Status AddData(uint64_t block, std::string_view data);
+  absl::Status AddZero(uint64_t block);
+  // A block whose chunk is already stored (merging layers moves names only).
+  absl::Status AddName(uint64_t block, const ChunkName& name);
+  // Commits what is left together with the caller's records, durably.
+  absl::Status Finish(
+      const std::function<void(rocksdb::WriteBatch*)>& final_records);
+
+  uint64_t data_blocks() const { return data_blocks_; }
+  uint64_t new_chunks() const { return batch_.new_chunks(); }
+  uint64_t new_stored_bytes() const { return batch_.new_stored_bytes(); }
+
+ private:
+  absl::Status Advance(uint64_t block);
+  void EmitSegment();
+  void MapData(uint64_t block, const ChunkName& name);
+
+  static constexpr int kSegmentsPerCommit = 8;
+  rocksdb::DB* const db_;
+  rocksdb::ColumnFamilyHandle* const maps_;
+  ChunkBatch batch_;
+  const uint64_t id_;
+  const uint32_t block_size_;
+  std::optional<uint64_t> last_block_;
+  std::optional<uint64_t> segment_;  // the one being filled
+  MapSegment current_;
+  int pending_segments_ = 0;
+  uint64_t data_blocks_ = 0;
+};
+
+// Deletes layer `id`'s map segments and drops their chunk references, a few
+// segments per atomic commit (each commit consistent on its own, so a crash
+// midway leaves a smaller, still-consistent map that a retry finishes).
+absl::Status DeleteLayerMap(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,
+                            ChunkStore* chunks, uint64_t id);
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_LAYERS_LAYER_WRITER_H_
