@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
-#include "dedupe/refcount_merge.h"
 #include "dedupe/rocks_status.h"
+#include "engine/column_families.h"
 #include "engine/store_impl.h"
 #include "layers/layer_writer.h"
 #include "layers/sealed_layer.h"
@@ -43,11 +43,6 @@ absl::Status ValidateName(const std::string& kind, const std::string& name) {
 
 namespace {
 
-constexpr char kMapsFamily[] = "maps";
-constexpr char kHeadsFamily[] = "heads";
-constexpr char kChunksFamily[] = "chunks";
-constexpr char kRefsFamily[] = "refs";
-
 absl::Status CheckChunkSize(uint32_t size) {
   if (size < 4096 || size > (1u << 20) || (size & (size - 1)) != 0)
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -75,44 +70,18 @@ absl::Status StoreImpl::Init() {
   RETURN_IF_ERROR(env_->CreateDirIfMissing(dir_));
   RETURN_IF_ERROR(env_->CreateDirIfMissing(dir_ + "/heads"));
 
-  rocksdb::DBOptions db_options;
+  rocksdb::DBOptions db_options = StoreDbOptions();
   db_options.create_if_missing = !exists;
   db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;
-  db_options.info_log_level = rocksdb::WARN_LEVEL;
-  db_options.keep_log_file_num = 2;
-
-  rocksdb::ColumnFamilyOptions catalog_cf;
-  rocksdb::ColumnFamilyOptions maps_cf;
-  maps_cf.compression = rocksdb::kNoCompression;  // names do not compress
-  rocksdb::ColumnFamilyOptions chunks_cf;
-  // Chunks are compressed by us; blob files keep their bytes out of the LSM
-  // tree so compaction moves keys, not data.
-  chunks_cf.compression = rocksdb::kNoCompression;
-  chunks_cf.enable_blob_files = true;
-  chunks_cf.min_blob_size = 512;
-  chunks_cf.blob_file_size = 256ull << 20;
-  chunks_cf.enable_blob_garbage_collection = true;
-  chunks_cf.write_buffer_size = 64ull << 20;
-  rocksdb::ColumnFamilyOptions refs_cf;
-  refs_cf.merge_operator = NewRefCountMergeOperator();
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, catalog_cf},
-      {kMapsFamily, maps_cf},
-      {kHeadsFamily, rocksdb::ColumnFamilyOptions()},
-      {kChunksFamily, chunks_cf},
-      {kRefsFamily, refs_cf},
-  };
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(FromRocks(
-      rocksdb::DB::Open(db_options, db_dir, families, &handles_, &db),
+      rocksdb::DB::Open(db_options, db_dir, StoreColumnFamilies(), &handles_, &db),
       absl::StrCat("open store ", dir_)));
   db_.reset(db);
-  maps_ = handles_[1];
-  heads_ = handles_[2];
-  chunks_cf_ = handles_[3];
-  refs_ = handles_[4];
+  maps_ = handles_[kMapsFamily];
+  heads_ = handles_[kHeadsFamily];
+  chunks_cf_ = handles_[kChunksFamily];
+  refs_ = handles_[kRefsFamily];
   chunks_ = std::make_unique<ChunkStore>(db_.get(), chunks_cf_, refs_,
                                          options_.chunk_cache_bytes);
 

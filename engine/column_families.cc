@@ -1,0 +1,43 @@
+#include "engine/column_families.h"
+
+#include "dedupe/refcount_merge.h"
+
+namespace layerdisk {
+
+std::vector<rocksdb::ColumnFamilyDescriptor> StoreColumnFamilies() {
+  rocksdb::ColumnFamilyOptions catalog;
+  rocksdb::ColumnFamilyOptions maps;
+  maps.compression = rocksdb::kNoCompression;  // chunk names do not compress
+  rocksdb::ColumnFamilyOptions heads;
+  rocksdb::ColumnFamilyOptions chunks;
+  // Chunks are compressed by us; blob files keep their bytes out of the LSM
+  // tree so compaction moves keys, not data.
+  chunks.compression = rocksdb::kNoCompression;
+  chunks.enable_blob_files = true;
+  chunks.min_blob_size = 512;
+  chunks.blob_file_size = 256ull << 20;
+  chunks.enable_blob_garbage_collection = true;
+  chunks.write_buffer_size = 64ull << 20;
+  rocksdb::ColumnFamilyOptions refs;
+  refs.merge_operator = NewRefCountMergeOperator();
+  return {
+      {rocksdb::kDefaultColumnFamilyName, catalog},
+      {"maps", maps},
+      {"heads", heads},
+      {"chunks", chunks},
+      {"refs", refs},
+  };
+}
+
+rocksdb::DBOptions StoreDbOptions() {
+  rocksdb::DBOptions options;
+  options.max_background_jobs = 2;
+  options.info_log_level = rocksdb::WARN_LEVEL;
+  options.keep_log_file_num = 2;
+  // A torn WAL tail (power cut mid-write) is expected; damage elsewhere in
+  // the log must fail the open rather than silently drop what follows.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  return options;
+}
+
+}  // namespace layerdisk
