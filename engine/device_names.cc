@@ -1,0 +1,39 @@
+#include "engine/device_names.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/size_parse.h"
+#include "common/status_macros.h"
+
+namespace layerdisk {
+
+absl::StatusOr<std::vector<NamedDevice>> ListNamedDevices(Store& store) {
+  std::vector<NamedDevice> out;
+  ASSIGN_OR_RETURN(std::vector<VolumeInfo> volumes, store.ListVolumes());
+  for (const VolumeInfo& v : volumes) {
+    out.push_back({v.name, false,
+                   absl::StrCat("volume, ", FormatSize(v.size), ", layers ",
+                                v.layers.empty() ? "(none)" : absl::StrJoin(v.layers, ","))});
+    ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snaps, store.ListSnapshots(v.name));
+    for (const SnapshotInfo& s : snaps)
+      out.push_back({v.name + "@" + s.name, true,
+                     absl::StrCat("snapshot of ", v.name)});
+  }
+  ASSIGN_OR_RETURN(std::vector<LayerInfo> layers, store.ListLayers());
+  for (const LayerInfo& l : layers)
+    out.push_back({kLayerDevicePrefix + l.name, true,
+                   absl::StrCat("layer, ", FormatSize(l.size))});
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<BlockDevice>> OpenNamedDevice(Store& store,
+                                                             const std::string& name) {
+  if (name.rfind(kLayerDevicePrefix, 0) == 0)
+    return store.OpenLayer(name.substr(sizeof(kLayerDevicePrefix) - 1));
+  size_t at = name.find('@');
+  if (at != std::string::npos)
+    return store.OpenSnapshot(name.substr(0, at), name.substr(at + 1));
+  return store.OpenVolume(name);
+}
+
+}  // namespace layerdisk

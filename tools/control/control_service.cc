@@ -1,0 +1,273 @@
+#include "tools/control/control_service.h"
+
+#include <cstring>
+
+#include "common/status_macros.h"
+#include "engine/device_names.h"
+#include "tools/control/grpc_status.h"
+#include "tools/control/proto_convert.h"
+
+namespace layerdisk {
+namespace {
+
+constexpr uint64_t kMaxTransfer = 32ull << 20;
+
+// The image of an import, arriving over the stream: the client sends a
+// header with its data extents, then their bytes in ascending order. The
+// engine reads ascending too, so each message is consumed once.
+class StreamSource final : public BlockDevice {
+ public:
+  StreamSource(grpc::ServerReader<v1::ImportChunk>* reader, const v1::ImportChunk& header)
+      : reader_(reader), size_(header.size()) {
+    for (const auto& e : header.extents()) extents_.push_back({e.offset(), e.length(), false, false});
+  }
+  uint64_t size() const override { return size_; }
+  bool read_only() const override { return true; }
+  uint32_t block_size() const override { return 512; }
+  absl::Status Write(uint64_t, absl::Span<const char>, bool) override { return ReadOnly(); }
+  absl::Status WriteZeroes(uint64_t, uint64_t, bool) override { return ReadOnly(); }
+  absl::Status Trim(uint64_t, uint64_t, bool) override { return ReadOnly(); }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::StatusOr<std::vector<DeviceExtent>> Map(uint64_t, uint64_t) override {
+    for (const DeviceExtent& e : extents_)
+      if (e.offset > size_ || e.length > size_ - e.offset)
+        return absl::InvalidArgumentError("an import extent lies beyond the image");
+    return extents_;
+  }
+  absl::Status Read(uint64_t offset, absl::Span<char> out) override {
+    std::memset(out.data(), 0, out.size());
+    const uint64_t end = offset + out.size();
+    while (true) {
+      if (!have_) {
+        if (!reader_->Read(&msg_)) return absl::OkStatus();  // the rest is holes
+        have_ = true;
+        if (msg_.data().size() > kMaxTransfer)
+          return absl::InvalidArgumentError("an import message is too large");
+      }
+      uint64_t m_off = msg_.offset(), m_end = m_off + msg_.data().size();
+      if (m_off >= end) return absl::OkStatus();  // for a later read
+      uint64_t from = std::max(m_off, offset), to = std::min(m_end, end);
+      if (from < to)
+        std::memcpy(out.data() + (from - offset), msg_.data().data() + (from - m_off), to - from);
+      if (m_end > end) return absl::OkStatus();
+      have_ = false;
+    }
+  }
+
+ private:
+  static absl::Status ReadOnly() { return absl::PermissionDeniedError("read-only"); }
+  grpc::ServerReader<v1::ImportChunk>* const reader_;
+  const uint64_t size_;
+  std::vector<DeviceExtent> extents_;
+  v1::ImportChunk msg_;
+  bool have_ = false;
+};
+
+template <typename T>
+grpc::Status Reply(const absl::StatusOr<T>& result,
+                   const std::function<void(const T&)>& fill) {
+  if (!result.ok()) return ToGrpc(result.status());
+  fill(*result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+std::string ControlSocketPath(const std::string& store_dir) {
+  return store_dir + "/control.sock";
+}
+
+absl::StatusOr<std::shared_ptr<BlockDevice>> ControlService::Device(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto it = devices_.find(name);
+  if (it != devices_.end()) return it->second;
+  ASSIGN_OR_RETURN(std::shared_ptr<BlockDevice> dev, OpenNamedDevice(*store_, name));
+  devices_[name] = dev;
+  return dev;
+}
+
+void ControlService::Forget(const std::string& name) {
+  std::vector<std::shared_ptr<BlockDevice>> closing;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = devices_.begin(); it != devices_.end();) {
+      const std::string& n = it->first;
+      bool match = n == name || n.rfind(name + "@", 0) == 0;
+      if (match) {
+        closing.push_back(std::move(it->second));
+        it = devices_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& dev : closing) (void)dev->Flush();  // keep acknowledged writes
+}
+
+grpc::Status ControlService::ImportLayer(grpc::ServerContext*,
+                                         grpc::ServerReader<v1::ImportChunk>* reader,
+                                         v1::ImportResult* out) {
+  v1::ImportChunk header;
+  if (!reader->Read(&header))
+    return ToGrpc(absl::InvalidArgumentError("an import needs a header"));
+  StreamSource source(reader, header);
+  return Reply<ImportResult>(
+      store_->ImportLayer(header.name(), source, header.origin(), nullptr),
+      [&](const ImportResult& r) { ToProto(r, out); });
+}
+
+grpc::Status ControlService::ListLayers(grpc::ServerContext*, const v1::Empty*, v1::LayerList* out) {
+  return Reply<std::vector<LayerInfo>>(store_->ListLayers(), [&](const auto& v) {
+    for (const auto& l : v) ToProto(l, out->add_layers());
+  });
+}
+
+grpc::Status ControlService::GetLayer(grpc::ServerContext*, const v1::NameRequest* in,
+                                      v1::LayerInfo* out) {
+  return Reply<LayerInfo>(store_->GetLayer(in->name()), [&](const auto& l) { ToProto(l, out); });
+}
+
+grpc::Status ControlService::DeleteLayer(grpc::ServerContext*, const v1::NameRequest* in, v1::Empty*) {
+  Forget(kLayerDevicePrefix + in->name());
+  return ToGrpc(store_->DeleteLayer(in->name()));
+}
+
+grpc::Status ControlService::SealVolume(grpc::ServerContext*, const v1::SealRequest* in,
+                                        v1::LayerInfo* out) {
+  return Reply<LayerInfo>(store_->SealVolume(in->volume(), in->layer()),
+                          [&](const auto& l) { ToProto(l, out); });
+}
+
+grpc::Status ControlService::CreateVolume(grpc::ServerContext*, const v1::CreateVolumeRequest* in,
+                                          v1::VolumeInfo* out) {
+  std::vector<std::string> layers(in->layers().begin(), in->layers().end());
+  std::optional<uint64_t> size;
+  if (in->has_size()) size = in->size();
+  return Reply<VolumeInfo>(store_->CreateVolume(in->name(), layers, size),
+                           [&](const auto& v) { ToProto(v, out); });
+}
+
+grpc::Status ControlService::ListVolumes(grpc::ServerContext*, const v1::Empty*, v1::VolumeList* out) {
+  return Reply<std::vector<VolumeInfo>>(store_->ListVolumes(), [&](const auto& v) {
+    for (const auto& x : v) ToProto(x, out->add_volumes());
+  });
+}
+
+grpc::Status ControlService::GetVolume(grpc::ServerContext*, const v1::NameRequest* in,
+                                       v1::VolumeInfo* out) {
+  return Reply<VolumeInfo>(store_->GetVolume(in->name()), [&](const auto& v) { ToProto(v, out); });
+}
+
+grpc::Status ControlService::DeleteVolume(grpc::ServerContext*, const v1::DeleteRequest* in, v1::Empty*) {
+  Forget(in->name());
+  return ToGrpc(store_->DeleteVolume(in->name(), in->force()));
+}
+
+grpc::Status ControlService::CloneVolume(grpc::ServerContext*, const v1::CloneRequest* in,
+                                         v1::VolumeInfo* out) {
+  std::optional<std::string> snap;
+  if (in->has_snapshot()) snap = in->snapshot();
+  return Reply<VolumeInfo>(store_->CloneVolume(in->source(), snap, in->target()),
+                           [&](const auto& v) { ToProto(v, out); });
+}
+
+grpc::Status ControlService::CreateSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in,
+                                            v1::SnapshotInfo* out) {
+  return Reply<SnapshotInfo>(store_->CreateSnapshot(in->volume(), in->name()),
+                             [&](const auto& s) { ToProto(s, out); });
+}
+
+grpc::Status ControlService::ListSnapshots(grpc::ServerContext*, const v1::NameRequest* in,
+                                           v1::SnapshotList* out) {
+  return Reply<std::vector<SnapshotInfo>>(store_->ListSnapshots(in->name()), [&](const auto& v) {
+    for (const auto& s : v) ToProto(s, out->add_snapshots());
+  });
+}
+
+grpc::Status ControlService::RollbackSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in,
+                                              v1::Empty*) {
+  Forget(in->volume());
+  return ToGrpc(store_->RollbackSnapshot(in->volume(), in->name(), in->force()));
+}
+
+grpc::Status ControlService::DeleteSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in,
+                                            v1::Empty*) {
+  Forget(in->volume() + "@" + in->name());
+  return ToGrpc(store_->DeleteSnapshot(in->volume(), in->name()));
+}
+
+grpc::Status ControlService::Stats(grpc::ServerContext*, const v1::Empty*, v1::StoreStats* out) {
+  return Reply<StoreStats>(store_->Stats(), [&](const auto& s) { ToProto(s, out); });
+}
+
+grpc::Status ControlService::Gc(grpc::ServerContext*, const v1::Empty*, v1::GcResult* out) {
+  return Reply<GcResult>(store_->Gc(), [&](const auto& g) { ToProto(g, out); });
+}
+
+grpc::Status ControlService::Fsck(grpc::ServerContext*, const v1::Empty*, v1::FsckReport* out) {
+  return Reply<FsckReport>(store_->Fsck(nullptr), [&](const auto& r) { ToProto(r, out); });
+}
+
+grpc::Status ControlService::WaitForBackgroundWork(grpc::ServerContext*, const v1::Empty*, v1::Empty*) {
+  return ToGrpc(store_->WaitForBackgroundWork());
+}
+
+grpc::Status ControlService::GetFormat(grpc::ServerContext*, const v1::Empty*, v1::DeviceInfo* out) {
+  out->set_block_size(store_->chunk_size());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::OpenDevice(grpc::ServerContext*, const v1::DeviceRequest* in,
+                                        v1::DeviceInfo* out) {
+  return Reply<std::shared_ptr<BlockDevice>>(Device(in->device()), [&](const auto& d) {
+    out->set_size(d->size());
+    out->set_read_only(d->read_only());
+    out->set_block_size(d->block_size());
+  });
+}
+
+grpc::Status ControlService::Read(grpc::ServerContext*, const v1::ReadRequest* in, v1::ReadReply* out) {
+  if (in->length() > kMaxTransfer)
+    return ToGrpc(absl::InvalidArgumentError("a read may be at most 32 MiB"));
+  absl::StatusOr<std::shared_ptr<BlockDevice>> dev = Device(in->device());
+  if (!dev.ok()) return ToGrpc(dev.status());
+  std::string* data = out->mutable_data();
+  data->resize(in->length());
+  return ToGrpc((*dev)->Read(in->offset(), absl::MakeSpan(*data)));
+}
+
+grpc::Status ControlService::Write(grpc::ServerContext*, const v1::WriteRequest* in, v1::Empty*) {
+  absl::StatusOr<std::shared_ptr<BlockDevice>> dev = Device(in->device());
+  if (!dev.ok()) return ToGrpc(dev.status());
+  return ToGrpc((*dev)->Write(in->offset(), in->data(), in->fua()));
+}
+
+grpc::Status ControlService::Zero(grpc::ServerContext*, const v1::ZeroRequest* in, v1::Empty*) {
+  absl::StatusOr<std::shared_ptr<BlockDevice>> dev = Device(in->device());
+  if (!dev.ok()) return ToGrpc(dev.status());
+  return ToGrpc(in->trim() ? (*dev)->Trim(in->offset(), in->length(), in->fua())
+                           : (*dev)->WriteZeroes(in->offset(), in->length(), in->fua()));
+}
+
+grpc::Status ControlService::Flush(grpc::ServerContext*, const v1::DeviceRequest* in, v1::Empty*) {
+  absl::StatusOr<std::shared_ptr<BlockDevice>> dev = Device(in->device());
+  if (!dev.ok()) return ToGrpc(dev.status());
+  return ToGrpc((*dev)->Flush());
+}
+
+grpc::Status ControlService::Map(grpc::ServerContext*, const v1::MapRequest* in, v1::MapReply* out) {
+  absl::StatusOr<std::shared_ptr<BlockDevice>> dev = Device(in->device());
+  if (!dev.ok()) return ToGrpc(dev.status());
+  return Reply<std::vector<DeviceExtent>>((*dev)->Map(in->offset(), in->length()),
+                                          [&](const auto& extents) {
+    for (const DeviceExtent& e : extents) {
+      v1::DeviceExtent* p = out->add_extents();
+      p->set_offset(e.offset);
+      p->set_length(e.length);
+      p->set_hole(e.hole);
+      p->set_zero(e.zero);
+    }
+  });
+}
+
+}  // namespace layerdisk

@@ -1,0 +1,72 @@
+// ControlService: the gRPC control API (proto/control.proto) over a Store.
+// `layerdisk serve` runs it on a unix socket in the store directory so that
+// management commands keep working while the server owns the store.
+//
+// Thread-safe (gRPC calls handlers from many threads).
+#ifndef LAYERDISK_TOOLS_CONTROL_CONTROL_SERVICE_H_
+#define LAYERDISK_TOOLS_CONTROL_CONTROL_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "engine/store.h"
+#include "proto/control.grpc.pb.h"
+
+namespace layerdisk {
+
+// The control socket of the store in `store_dir`.
+std::string ControlSocketPath(const std::string& store_dir);
+
+class ControlService final : public v1::Control::Service {
+ public:
+  // `store` must outlive the service.
+  explicit ControlService(Store* store) : store_(store) {}
+
+  grpc::Status ImportLayer(grpc::ServerContext*, grpc::ServerReader<v1::ImportChunk>* reader,
+                           v1::ImportResult* out) override;
+  grpc::Status ListLayers(grpc::ServerContext*, const v1::Empty*, v1::LayerList* out) override;
+  grpc::Status GetLayer(grpc::ServerContext*, const v1::NameRequest* in, v1::LayerInfo* out) override;
+  grpc::Status DeleteLayer(grpc::ServerContext*, const v1::NameRequest* in, v1::Empty*) override;
+  grpc::Status SealVolume(grpc::ServerContext*, const v1::SealRequest* in, v1::LayerInfo* out) override;
+  grpc::Status CreateVolume(grpc::ServerContext*, const v1::CreateVolumeRequest* in,
+                            v1::VolumeInfo* out) override;
+  grpc::Status ListVolumes(grpc::ServerContext*, const v1::Empty*, v1::VolumeList* out) override;
+  grpc::Status GetVolume(grpc::ServerContext*, const v1::NameRequest* in, v1::VolumeInfo* out) override;
+  grpc::Status DeleteVolume(grpc::ServerContext*, const v1::DeleteRequest* in, v1::Empty*) override;
+  grpc::Status CloneVolume(grpc::ServerContext*, const v1::CloneRequest* in, v1::VolumeInfo* out) override;
+  grpc::Status CreateSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in,
+                              v1::SnapshotInfo* out) override;
+  grpc::Status ListSnapshots(grpc::ServerContext*, const v1::NameRequest* in,
+                             v1::SnapshotList* out) override;
+  grpc::Status RollbackSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in, v1::Empty*) override;
+  grpc::Status DeleteSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in, v1::Empty*) override;
+  grpc::Status Stats(grpc::ServerContext*, const v1::Empty*, v1::StoreStats* out) override;
+  grpc::Status Gc(grpc::ServerContext*, const v1::Empty*, v1::GcResult* out) override;
+  grpc::Status Fsck(grpc::ServerContext*, const v1::Empty*, v1::FsckReport* out) override;
+  grpc::Status WaitForBackgroundWork(grpc::ServerContext*, const v1::Empty*, v1::Empty*) override;
+  grpc::Status GetFormat(grpc::ServerContext*, const v1::Empty*, v1::DeviceInfo* out) override;
+  grpc::Status OpenDevice(grpc::ServerContext*, const v1::DeviceRequest* in, v1::DeviceInfo* out) override;
+  grpc::Status Read(grpc::ServerContext*, const v1::ReadRequest* in, v1::ReadReply* out) override;
+  grpc::Status Write(grpc::ServerContext*, const v1::WriteRequest* in, v1::Empty*) override;
+  grpc::Status Zero(grpc::ServerContext*, const v1::ZeroRequest* in, v1::Empty*) override;
+  grpc::Status Flush(grpc::ServerContext*, const v1::DeviceRequest* in, v1::Empty*) override;
+  grpc::Status Map(grpc::ServerContext*, const v1::MapRequest* in, v1::MapReply* out) override;
+
+ private:
+  // Devices opened through this API stay open (a volume's writes stay
+  // buffered between requests) until a change to what they name.
+  absl::StatusOr<std::shared_ptr<BlockDevice>> Device(const std::string& name);
+  // Closes (flushing) every cached device whose name starts with `volume`
+  // as a volume or snapshot name, or equals `name`.
+  void Forget(const std::string& volume_or_device);
+
+  Store* const store_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<BlockDevice>> devices_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_TOOLS_CONTROL_CONTROL_SERVICE_H_

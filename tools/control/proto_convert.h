@@ -1,0 +1,30 @@
+// Engine structs <-> control API messages, each direction written once.
+#ifndef LAYERDISK_TOOLS_CONTROL_PROTO_CONVERT_H_
+#define LAYERDISK_TOOLS_CONTROL_PROTO_CONVERT_H_
+
+#include "engine/store.h"
+#include "proto/control.pb.h"
+
+namespace layerdisk {
+
+void ToProto(const LayerInfo& in, v1::LayerInfo* out);
+void ToProto(const VolumeInfo& in, v1::VolumeInfo* out);
+void ToProto(const SnapshotInfo& in, v1::SnapshotInfo* out);
+void ToProto(const SpaceStats& in, v1::SpaceStats* out);
+void ToProto(const StoreStats& in, v1::StoreStats* out);
+void ToProto(const ImportResult& in, v1::ImportResult* out);
+void ToProto(const GcResult& in, v1::GcResult* out);
+void ToProto(const FsckReport& in, v1::FsckReport* out);
+
+LayerInfo FromProto(const v1::LayerInfo& in);
+VolumeInfo FromProto(const v1::VolumeInfo& in);
+SnapshotInfo FromProto(const v1::SnapshotInfo& in);
+SpaceStats FromProto(const v1::SpaceStats& in);
+StoreStats FromProto(const v1::StoreStats& in);
+ImportResult FromProto(const v1::ImportResult& in);
+GcResult FromProto(const v1::GcResult& in);
+FsckReport FromProto(const v1::FsckReport& in);
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_TOOLS_CONTROL_PROTO_CONVERT_H_
