@@ -1,6 +1,7 @@
 #include "engine/volume.h"
 
 #include <bitset>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -37,6 +38,14 @@ Volume::Volume(std::string name, uint64_t size, uint32_t block_size,
       read_only_(head == nullptr),
       stack_(std::move(stack)),
       head_(std::move(head)) {}
+
+Volume::~Volume() {
+  if (read_only_ || detached_.load()) return;
+  absl::Status s = head_->Flush();
+  if (!s.ok())
+    std::fprintf(stderr, "layerdisk: flush of %s on close failed: %s\n",
+                 name_.c_str(), std::string(s.message()).c_str());
+}
 
 absl::Status Volume::CheckAttached() const {
   if (detached_.load(std::memory_order_acquire))

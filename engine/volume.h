@@ -30,6 +30,9 @@ class Volume final : public BlockDevice {
   // `head` null makes a read-only view of `stack`.
   Volume(std::string name, uint64_t size, uint32_t block_size,
          std::shared_ptr<const Stack> stack, std::shared_ptr<Head> head);
+  // Flushes: acknowledged writes survive the last handle being dropped
+  // without a flush (a client that disconnects without NBD_CMD_FLUSH).
+  ~Volume() override;
 
   uint64_t size() const override { return size_; }
   bool read_only() const override { return read_only_; }
