@@ -1,0 +1,139 @@
+#include "engine/export_raw.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include "absl/strings/str_format.h"
+#include "common/env.h"
+#include "common/status_macros.h"
+
+namespace layerdisk {
+namespace {
+
+// Large enough to stream at disk speed, small enough that a hole inside a
+// data extent is still found.
+constexpr uint64_t kPiece = 4ull << 20;
+// Map() is asked about this much at a time so a fragmented device's map
+// never has to fit in memory at once.
+constexpr uint64_t kMapWindow = 1ull << 30;
+
+bool AllZero(std::string_view bytes) {
+  return bytes.empty() ||
+         (bytes[0] == 0 &&
+          std::memcmp(bytes.data(), bytes.data() + 1, bytes.size() - 1) == 0);
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::Status WriteFully(int fd, const std::string& path, uint64_t offset,
+                        std::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
+                         static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IOError("write", path, errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Creates a fresh temporary file next to `path` (same file system, so the
+// final rename is atomic). The mode honours the umask like any new file.
+absl::StatusOr<int> CreateTemp(const std::string& path, std::string* temp) {
+  static std::atomic<uint64_t> counter{0};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    *temp = absl::StrFormat("%s.tmp-%d-%d", path, ::getpid(), counter++);
+    int fd = ::open(temp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) return IOError("create", *temp, errno);
+  }
+  return absl::AlreadyExistsError(
+      absl::StrFormat("could not find a free temporary name beside %s", path));
+}
+
+absl::Status CheckTarget(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return IOError("stat", path, errno);
+  }
+  if (!S_ISREG(st.st_mode))
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s exists and is not a regular file; export writes image files only",
+        path));
+  return absl::OkStatus();
+}
+
+absl::Status CopyData(BlockDevice& device, int fd, const std::string& temp,
+                      const ProgressFn& progress) {
+  const uint64_t size = device.size();
+  std::string buf;
+  for (uint64_t window = 0; window < size; window += kMapWindow) {
+    ASSIGN_OR_RETURN(std::vector<DeviceExtent> extents,
+                     device.Map(window, std::min(kMapWindow, size - window)));
+    for (const DeviceExtent& e : extents) {
+      // A hole that is not promised to be zero is read like data: the
+      // all-zero check below keeps it a hole if it is one.
+      if (!e.zero) {
+        for (uint64_t off = e.offset; off < e.offset + e.length;) {
+          // Keep pieces aligned so reads stay whole blocks.
+          uint64_t piece_end = std::min((off / kPiece + 1) * kPiece, e.offset + e.length);
+          buf.resize(piece_end - off);
+          RETURN_IF_ERROR(device.Read(off, absl::MakeSpan(buf)));
+          if (!AllZero(buf)) RETURN_IF_ERROR(WriteFully(fd, temp, off, buf));
+          off = piece_end;
+          if (progress) progress(off, size);
+        }
+      }
+      if (progress) progress(e.offset + e.length, size);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ExportRaw(BlockDevice& device, const std::string& path,
+                       const ProgressFn& progress) {
+  RETURN_IF_ERROR(CheckTarget(path));
+  std::string temp;
+  ASSIGN_OR_RETURN(int fd, CreateTemp(path, &temp));
+  absl::Status s;
+  if (::ftruncate(fd, static_cast<off_t>(device.size())) != 0)
+    s = IOError("set the size of", temp, errno);
+  if (s.ok()) s = CopyData(device, fd, temp, progress);
+  if (s.ok() && ::fsync(fd) != 0) s = IOError("sync", temp, errno);
+  if (::close(fd) != 0 && s.ok()) s = IOError("close", temp, errno);
+  if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0)
+    s = IOError("rename to " + path, temp, errno);
+  if (!s.ok()) {
+    ::unlink(temp.c_str());
+    return s;
+  }
+  // The rename is durable only once the directory entry is.
+  std::string dir = DirName(path);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return IOError("open directory", dir, errno);
+  int rc = ::fsync(dfd);
+  int err = errno;
+  ::close(dfd);
+  if (rc != 0) return IOError("sync directory", dir, err);
+  if (progress) progress(device.size(), device.size());
+  return absl::OkStatus();
+}
+
+}  // namespace layerdisk
