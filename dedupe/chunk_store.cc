@@ -121,19 +121,38 @@ absl::StatusOr<ChunkGcResult> ChunkStore::CollectGarbage() {
   return result;
 }
 
+PreparedChunk ChunkStore::Prepare(std::string_view data) {
+  PreparedChunk chunk;
+  chunk.name = NameChunk(data);
+  absl::StatusOr<std::optional<RefRecord>> known = Lookup(chunk.name);
+  if (known.ok() && known->has_value()) {
+    chunk.raw.assign(data);  // in case GC removes it before the commit
+  } else {
+    EncodeChunk(data, &chunk.record);
+  }
+  return chunk;
+}
+
 ChunkName ChunkBatch::AddData(std::string_view data) {
   ChunkName name = NameChunk(data);
   PendingChange& change = Change(name);
   change.delta += 1;
   if (change.raw.empty() && change.record.empty()) {
-    absl::StatusOr<std::optional<RefRecord>> known = store_->Lookup(name);
-    if (known.ok() && known->has_value()) {
-      change.raw.assign(data);  // in case GC removes it before Commit
-    } else {
-      EncodeChunk(data, &change.record);
-    }
+    PreparedChunk prepared = store_->Prepare(data);
+    change.raw = std::move(prepared.raw);
+    change.record = std::move(prepared.record);
   }
   return name;
+}
+
+ChunkName ChunkBatch::AddPrepared(PreparedChunk chunk) {
+  PendingChange& change = Change(chunk.name);
+  change.delta += 1;
+  if (change.raw.empty() && change.record.empty()) {
+    change.raw = std::move(chunk.raw);
+    change.record = std::move(chunk.record);
+  }
+  return chunk.name;
 }
 
 absl::Status ChunkBatch::Commit(bool sync) {

@@ -29,6 +29,14 @@
 
 namespace layerdisk {
 
+// A chunk named and, unless the store already had it, encoded: the CPU work
+// of adding it, done ahead of (and in parallel with) the batch that adds it.
+struct PreparedChunk {
+  ChunkName name;
+  std::string raw;     // the bytes, if the store had the chunk when prepared
+  std::string record;  // the encoded record, if it did not
+};
+
 struct ChunkGcResult {
   uint64_t chunks_removed = 0;
   uint64_t bytes_reclaimed = 0;
@@ -39,6 +47,9 @@ class ChunkStore {
   // `db` and the handles must outlive the ChunkStore.
   ChunkStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* chunks,
              rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes);
+
+  // Names `data` and encodes it if the store lacks it. Thread-safe.
+  PreparedChunk Prepare(std::string_view data);
 
   // Reads a chunk's uncompressed bytes; out.size() must be its length.
   // DataLoss when the record is missing or damaged.
@@ -76,6 +87,8 @@ class ChunkBatch {
   // References the chunk holding `data`, storing it if new. Hashing and
   // compression happen here, outside the commit lock.
   ChunkName AddData(std::string_view data);
+  // The same, for a chunk prepared by ChunkStore::Prepare.
+  ChunkName AddPrepared(PreparedChunk chunk);
   // References a chunk that must already exist (checked at Commit).
   void AddRef(const ChunkName& name) { Change(name).delta += 1; }
   void DropRef(const ChunkName& name) { Change(name).delta -= 1; }

@@ -296,8 +296,8 @@ absl::Status StoreImpl::SealFrozenHead(uint64_t id) {
       while (i + n < kSegmentBlocks && states.Get(i + n) == BlockKind::kData) ++n;
       run.resize(size_t{n} * bs);
       status = view->ReadData(block, absl::MakeSpan(run));
-      for (uint32_t j = 0; j < n && status.ok(); ++j)
-        status = writer.AddData(block + j, std::string_view(run).substr(size_t{j} * bs, bs));
+      if (status.ok())
+        status = AddBlocksParallel(&writer, chunks_.get(), block, run, bs, nullptr);
       i += n - 1;
     }
   });

@@ -86,10 +86,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
         buf.assign(n * bs, '\0');
         RETURN_IF_ERROR(source.Read(off, absl::MakeSpan(buf.data(), len)));
         result.bytes_read += len;
-        for (uint64_t j = 0; j < n; ++j) {
-          std::string_view block = std::string_view(buf).substr(j * bs, bs);
-          if (!AllZero(block)) RETURN_IF_ERROR(writer.AddData(b + j, block));
-        }
+        RETURN_IF_ERROR(AddBlocksParallel(&writer, chunks_.get(), b, buf, bs, AllZero));
         b += n;
         next_block = b;
         if (progress) progress(std::min(off + len, source.size()), source.size());

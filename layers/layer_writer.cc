@@ -1,6 +1,7 @@
 #include "layers/layer_writer.h"
 
 #include "absl/strings/str_format.h"
+#include "common/parallel.h"
 #include "common/status_macros.h"
 #include "dedupe/rocks_status.h"
 
@@ -35,6 +36,12 @@ absl::Status LayerWriter::AddData(uint64_t block, std::string_view data) {
   return absl::OkStatus();
 }
 
+absl::Status LayerWriter::AddPrepared(uint64_t block, PreparedChunk chunk) {
+  RETURN_IF_ERROR(Advance(block));
+  MapData(block, batch_.AddPrepared(std::move(chunk)));
+  return absl::OkStatus();
+}
+
 absl::Status LayerWriter::AddName(uint64_t block, const ChunkName& name) {
   RETURN_IF_ERROR(Advance(block));
   batch_.AddRef(name);
@@ -61,6 +68,24 @@ absl::Status LayerWriter::Finish(
   if (segment_) EmitSegment();
   if (final_records) final_records(batch_.records());
   return batch_.Commit(/*sync=*/true);
+}
+
+absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
+                               uint64_t first, std::string_view data,
+                               uint32_t block_size,
+                               const std::function<bool(std::string_view)>& skip) {
+  const size_t count = data.size() / block_size;
+  std::vector<std::optional<PreparedChunk>> prepared(count);
+  ParallelFor(count, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      std::string_view block = data.substr(i * block_size, block_size);
+      if (!skip || !skip(block)) prepared[i] = chunks->Prepare(block);
+    }
+  });
+  for (size_t i = 0; i < count; ++i) {
+    if (prepared[i]) RETURN_IF_ERROR(writer->AddPrepared(first + i, *std::move(prepared[i])));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DeleteLayerMap(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,

@@ -26,6 +26,9 @@ class LayerWriter {
 
   // REQUIRES: block numbers strictly increase across all Add* calls.
   absl::Status AddData(uint64_t block, std::string_view data);
+  // A block whose chunk was prepared (named, encoded) ahead, e.g. in
+  // parallel with ChunkStore::Prepare.
+  absl::Status AddPrepared(uint64_t block, PreparedChunk chunk);
   absl::Status AddZero(uint64_t block);
   // A block whose chunk is already stored (merging layers moves names only).
   absl::Status AddName(uint64_t block, const ChunkName& name);
@@ -54,6 +57,14 @@ class LayerWriter {
   int pending_segments_ = 0;
   uint64_t data_blocks_ = 0;
 };
+
+// Adds `count` consecutive blocks from `first`, whose bytes are `data`
+// (count * block_size), hashing and compressing them on every core. Blocks
+// for which `skip` returns true are left out.
+absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
+                               uint64_t first, std::string_view data,
+                               uint32_t block_size,
+                               const std::function<bool(std::string_view)>& skip);
 
 // Deletes layer `id`'s map segments and drops their chunk references, a few
 // segments per atomic commit (each commit consistent on its own, so a crash
