@@ -54,6 +54,11 @@ class ChunkStore {
   // Reads a chunk's uncompressed bytes; out.size() must be its length.
   // DataLoss when the record is missing or damaged.
   absl::Status Read(const ChunkName& name, absl::Span<char> out);
+  // Reads names.size() chunks of `length` bytes each into consecutive
+  // slices of `out`, fetching the uncached ones in one batch and decoding
+  // them on every core (a sequential read of a sealed layer).
+  absl::Status ReadMany(absl::Span<const ChunkName* const> names, size_t length,
+                        absl::Span<char> out);
   // The stored record as is (compressed), for fsck and replication.
   absl::StatusOr<std::string> ReadRecord(const ChunkName& name);
   // The reference-count record, or nullopt when the chunk is unknown.
@@ -69,6 +74,12 @@ class ChunkStore {
   rocksdb::DB* db() const { return db_; }
 
  private:
+  // Copies the cached bytes of `name` into `out`; false on a miss.
+  bool ReadCached(const ChunkName& name, absl::Span<char> out);
+  // Verifies and decodes a fetched record into `out` and caches it.
+  absl::Status DecodeAndCache(const ChunkName& name, std::string_view record,
+                              absl::Span<char> out);
+
   friend class ChunkBatch;
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const chunks_;

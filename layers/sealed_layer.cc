@@ -50,19 +50,17 @@ const ChunkName* SealedLayer::NameOf(uint64_t block) const {
 }
 
 absl::Status SealedLayer::ReadData(uint64_t first, absl::Span<char> out) const {
-  for (size_t done = 0; done < out.size(); done += block_size_) {
-    uint64_t block = first + done / block_size_;
-    const ChunkName* name = NameOf(block);
-    if (name == nullptr) {
-      auto bad = damaged_.find(block / kSegmentBlocks);
-      if (bad != damaged_.end()) return bad->second;
-      return absl::InternalError(absl::StrFormat(
-          "block %d is not data in layer %d", block, id_));
-    }
-    RETURN_IF_ERROR(
-        chunks_->Read(*name, out.subspan(done, block_size_)));
+  const size_t count = out.size() / block_size_;
+  std::vector<const ChunkName*> names(count);
+  for (size_t i = 0; i < count; ++i) {
+    uint64_t block = first + i;
+    names[i] = NameOf(block);
+    if (names[i] != nullptr) continue;
+    auto bad = damaged_.find(block / kSegmentBlocks);
+    if (bad != damaged_.end()) return bad->second;
+    return absl::InternalError(absl::StrFormat("block %d is not data in layer %d", block, id_));
   }
-  return absl::OkStatus();
+  return chunks_->ReadMany(names, block_size_, out);
 }
 
 void SealedLayer::ForEachSegment(
