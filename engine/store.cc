@@ -225,13 +225,22 @@ bool StoreImpl::RunOneTask() {
     tasks_.pop_front();
     busy_ = true;
   }
-  absl::Status s = task.kind == TaskKind::kSeal ? SealFrozenHead(task.layer)
-                                                : DeleteLayerData(task.layer);
+  absl::Status s;
+  if (task.kind == TaskKind::kSeal) {
+    s = SealFrozenHead(task.layer);
+    // A newly sealed layer may pair with the one below it.
+    if (s.ok()) s = CompactStacks();
+  } else if (task.kind == TaskKind::kCompact) {
+    s = CompactStacks();
+  } else {
+    s = DeleteLayerData(task.layer);
+  }
   absl::MutexLock lock(&mu_);
   busy_ = false;
   if (!s.ok()) {
+    static const char* kWhat[] = {"seal", "deletion", "compaction"};
     std::fprintf(stderr, "layerdisk: background %s of layer %llu failed: %s\n",
-                 task.kind == TaskKind::kSeal ? "seal" : "deletion",
+                 kWhat[static_cast<int>(task.kind)],
                  static_cast<unsigned long long>(task.layer),
                  std::string(s.message()).c_str());
     background_error_ = s;

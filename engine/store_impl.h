@@ -75,7 +75,7 @@ class StoreImpl final : public Store {
   absl::Status WaitForBackgroundWork() override;
 
  private:
-  enum class TaskKind { kSeal, kDelete };
+  enum class TaskKind { kSeal, kDelete, kCompact };
   struct Task {
     TaskKind kind;
     uint64_t layer;
@@ -124,6 +124,10 @@ class StoreImpl final : public Store {
   bool RunOneTask();
   absl::Status SealFrozenHead(uint64_t id);
   absl::Status DeleteLayerData(uint64_t id);
+  // Merges adjacent anonymous layers that always appear together, until
+  // none are left (store_compact.cc). REQUIRES: work_mu_ held.
+  absl::Status CompactStacks();
+  absl::StatusOr<bool> CompactOnePair();
   absl::Status Recover();
 
   const std::string dir_;

@@ -72,6 +72,11 @@ absl::StatusOr<GcResult> StoreImpl::Gc() {
     result.layers_removed = tasks_.size() - before;
   }
   RETURN_IF_ERROR(WaitForBackgroundWork());
+  {
+    absl::MutexLock work(&work_mu_);
+    RETURN_IF_ERROR(CompactStacks());
+  }
+  RETURN_IF_ERROR(WaitForBackgroundWork());  // deletes what compaction freed
   ASSIGN_OR_RETURN(ChunkGcResult chunks, chunks_->CollectGarbage());
   result.chunks_removed = chunks.chunks_removed;
   result.bytes_reclaimed = chunks.bytes_reclaimed;

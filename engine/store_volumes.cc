@@ -307,6 +307,8 @@ absl::Status StoreImpl::DeleteSnapshot(const std::string& volume,
   rocksdb::WriteBatch batch;
   batch.Delete(SnapshotKey(volume, name));
   RETURN_IF_ERROR(Commit(&batch));
+  // Layers the snapshot kept apart may now merge.
+  Enqueue(TaskKind::kCompact, 0);
   return DropUnreferencedLayers();
 }
 
