@@ -1,0 +1,131 @@
+// crash_writer: kill9_test's victim. Opens a store, then loops until killed,
+// logging on stdout (flushed line by line) what it is about to do and what
+// has completed:
+//
+//   begin <i>            write i is about to be issued
+//   flushed <i>          a Flush (or snapshot) covering writes 0..i returned OK
+//   snapshot <name> <i>  CreateSnapshot returned OK after write i
+//   deleted-snapshot <name>
+//   begin-import <name> / imported <name> / deleted-layer <name>
+//
+// Usage: crash_writer DIR MODE SEED ROUND    (MODE: writes|snapshots|import)
+// Exits 0 only when it runs out of iterations; 1 on any engine error.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "engine/store.h"
+#include "tests/engine/crash_workload.h"
+#include "tests/engine/test_util.h"
+
+namespace layerdisk {
+namespace {
+
+using namespace crash_workload;
+
+void Say(const std::string& line) {
+  std::fputs(line.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+int Fail(const std::string& what, const absl::Status& st) {
+  std::fprintf(stderr, "crash_writer: %s: %s\n", what.c_str(),
+               st.ToString().c_str());
+  Say("error " + what);
+  return 1;
+}
+
+int RunWrites(Store& store, uint64_t seed, int round, bool snapshots) {
+  auto dev_or = store.OpenVolume(kVolume);
+  if (!dev_or.ok()) return Fail("open volume", dev_or.status());
+  auto dev = std::move(dev_or).value();
+  std::string buf;
+  for (uint64_t i = 0; i < 100000000; ++i) {
+    WriteOp op = OpFor(seed, i);
+    Say(absl::StrFormat("begin %d", i));
+    absl::Status st;
+    if (op.zero) {
+      st = op.trim ? dev->Trim(op.first * kSector, op.count * kSector, op.fua)
+                   : dev->WriteZeroes(op.first * kSector, op.count * kSector,
+                                      op.fua);
+    } else {
+      buf.resize(op.count * kSector);
+      testing_util::FillPattern(DataKey(seed, i), op.first * kSector,
+                                buf.data(), buf.size());
+      st = dev->Write(op.first * kSector, buf, op.fua);
+    }
+    if (!st.ok()) return Fail(absl::StrFormat("write %d", i), st);
+    if (snapshots && op.snapshot_after) {
+      std::string name = SnapshotName(round, i);
+      auto info = store.CreateSnapshot(kVolume, name);
+      if (!info.ok()) return Fail("snapshot " + name, info.status());
+      Say(absl::StrFormat("snapshot %s %d", name, i));
+      Say(absl::StrFormat("flushed %d", i));
+      auto list = store.ListSnapshots(kVolume);
+      if (!list.ok()) return Fail("list snapshots", list.status());
+      if (list->size() > 3) {
+        std::string oldest = list->front().name;
+        st = store.DeleteSnapshot(kVolume, oldest);
+        if (!st.ok()) return Fail("delete snapshot " + oldest, st);
+        Say("deleted-snapshot " + oldest);
+      }
+    } else if (op.flush_after) {
+      st = dev->Flush();
+      if (!st.ok()) return Fail(absl::StrFormat("flush %d", i), st);
+      Say(absl::StrFormat("flushed %d", i));
+    }
+  }
+  return 0;
+}
+
+int RunImports(Store& store, uint64_t seed, int round) {
+  for (uint64_t n = 0; n < 1000; ++n) {
+    std::string name = absl::StrFormat("imp-%d-%d", round, n);
+    testing_util::MemDevice source(ImportImage(seed, n));
+    Say("begin-import " + name);
+    auto r = store.ImportLayer(name, source, "crash_writer", nullptr);
+    if (!r.ok()) return Fail("import " + name, r.status());
+    Say("imported " + name);
+    auto layers = store.ListLayers();
+    if (!layers.ok()) return Fail("list layers", layers.status());
+    int imported = 0;
+    std::string oldest;
+    for (const auto& l : *layers) {
+      if (l.name.rfind("imp-", 0) != 0) continue;
+      if (imported++ == 0) oldest = l.name;
+    }
+    if (imported > 3) {
+      absl::Status st = store.DeleteLayer(oldest);
+      if (!st.ok()) return Fail("delete layer " + oldest, st);
+      Say("deleted-layer " + oldest);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace layerdisk
+
+int main(int argc, char** argv) {
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: %s DIR writes|snapshots|import SEED ROUND\n",
+                 argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1], mode = argv[2];
+  const uint64_t seed = std::strtoull(argv[3], nullptr, 0);
+  const int round = std::atoi(argv[4]);
+  layerdisk::StoreOptions options;
+  options.create_if_missing = false;
+  auto store = layerdisk::Store::Open(dir, options);
+  if (!store.ok()) return layerdisk::Fail("open store " + dir, store.status());
+  layerdisk::Say("opened");
+  if (mode == "writes") return layerdisk::RunWrites(**store, seed, round, false);
+  if (mode == "snapshots")
+    return layerdisk::RunWrites(**store, seed, round, true);
+  if (mode == "import") return layerdisk::RunImports(**store, seed, round);
+  std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+  return 2;
+}
