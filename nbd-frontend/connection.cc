@@ -1,0 +1,198 @@
+#include "nbd-frontend/connection.h"
+
+#include <sys/socket.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "nbd-frontend/nbd_protocol.h"
+#include "nbd-frontend/request_validation.h"
+
+namespace layerdisk::nbd {
+namespace {
+
+// Requests (and their buffers) kept for reuse, so the steady state of a
+// busy connection allocates nothing. Bigger buffers are freed after use so
+// an idle connection does not pin megabytes.
+constexpr size_t kMaxPooledRequests = 64;
+constexpr size_t kMaxPooledBuffer = 256 * 1024;
+
+const char* ValidationMessage(uint32_t error) {
+  switch (error) {
+    case kEperm:
+      return "export is read-only";
+    case kEnospc:
+      return "request extends past the end of the export";
+    default:
+      return "invalid request";
+  }
+}
+
+}  // namespace
+
+class Connection::Request final : public WorkItem {
+ public:
+  explicit Request(Connection* connection) : connection_(connection) {}
+
+  void Run() override {
+    connection_->executor_->Execute(header, buffer.get());
+    connection_->ReleaseRequest(this, /*was_queued=*/true);
+  }
+
+  RequestHeader header;
+  std::unique_ptr<char[]> buffer;
+  size_t capacity = 0;
+
+ private:
+  Connection* const connection_;
+};
+
+Connection::Connection(uint64_t id, std::string peer,
+                       std::unique_ptr<Transport> transport,
+                       const ServerContext* context)
+    : id_(id),
+      peer_(std::move(peer)),
+      context_(context),
+      fd_(transport->fd()),
+      transport_(std::move(transport)) {}
+
+Connection::~Connection() {
+  for (Request* r : free_) delete r;
+}
+
+void Connection::Shutdown(bool hard) {
+  std::lock_guard<std::mutex> lock(transport_mu_);
+  if (!closed_) shutdown(fd_, hard ? SHUT_RDWR : SHUT_RD);
+}
+
+void Connection::Run() {
+  context_->log(absl::StrFormat("nbd[%d]: connect from %s", id_, peer_));
+  absl::Time start = absl::Now();
+  BufferedReader reader(transport_.get());
+  absl::Status why;
+  absl::StatusOr<NegotiatedExport> negotiated =
+      RunHandshake(context_->provider, context_->tls,
+                   start + context_->handshake_timeout, &transport_, &reader);
+  if (!negotiated.ok()) {
+    why = negotiated.status();
+  } else {
+    export_ = *std::move(negotiated);
+    writer_ = std::make_unique<ReplyWriter>(transport_.get(),
+                                            export_.state.structured_replies);
+    executor_ = std::make_unique<RequestExecutor>(
+        export_.device, export_.state, writer_.get(), context_->min_read_for_holes);
+    why = Transmit(reader);
+    WaitForInFlight();
+    // Writes acknowledged without FUA or a later flush would otherwise sit
+    // in caches after the client has gone.
+    if (executor_->wrote()) {
+      absl::Status flushed = export_.device->Flush();
+      if (!flushed.ok() && why.ok()) why = flushed;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(transport_mu_);
+    closed_ = true;
+    transport_.reset();
+  }
+  std::string reason = why.ok() ? "client disconnected"
+                       : why.code() == absl::StatusCode::kCancelled
+                           ? std::string(why.message())
+                           : why.ToString();
+  context_->log(absl::StrFormat(
+      "nbd[%d]: disconnect %s, export '%s', %d requests, %.1fs: %s", id_, peer_,
+      export_.name, requests_, absl::ToDoubleSeconds(absl::Now() - start), reason));
+}
+
+absl::Status Connection::Transmit(BufferedReader& reader) {
+  for (;;) {
+    char header[kRequestHeaderSize];
+    absl::Status status = reader.ReadExact(header, sizeof(header));
+    if (!status.ok()) return status;
+    RequestHeader h;
+    if (!DecodeRequestHeader(header, &h))
+      return absl::InvalidArgumentError("bad request magic");
+    ++requests_;
+    if (h.type == kCmdDisc) return absl::OkStatus();
+
+    uint32_t error = ValidateRequest(h, export_.state);
+    if (h.type == kCmdWrite && h.length > kMaxPayload) {
+      // Skipping gigabytes to stay in sync is not worth it; the spec allows
+      // dropping a client that breaks the advertised maximum.
+      writer_->SendError(h.handle, kEinval, "write payload too large");
+      return absl::InvalidArgumentError(
+          absl::StrCat("write payload of ", h.length, " bytes"));
+    }
+    if (error != 0 && h.type != kCmdWrite) {
+      writer_->SendError(h.handle, error, ValidationMessage(error));
+      continue;
+    }
+    bool needs_buffer = h.type == kCmdRead || h.type == kCmdWrite;
+    Request* request = AcquireRequest(needs_buffer ? h.length : 0);
+    if (h.type == kCmdWrite) {
+      // Read even a refused write's payload so the next header lines up.
+      status = reader.ReadExact(request->buffer.get(), h.length);
+      if (!status.ok()) {
+        ReleaseRequest(request, false);
+        return status.code() == absl::StatusCode::kCancelled
+                   ? absl::OutOfRangeError("client closed mid-request")
+                   : status;
+      }
+      if (error != 0) {
+        writer_->SendError(h.handle, error, ValidationMessage(error));
+        ReleaseRequest(request, false);
+        continue;
+      }
+    }
+    request->header = h;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++in_flight_;
+    }
+    context_->pool->Submit(request);
+  }
+}
+
+Connection::Request* Connection::AcquireRequest(uint32_t size) {
+  Request* request = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!free_.empty()) {
+      request = free_.back();
+      free_.pop_back();
+    }
+  }
+  if (request == nullptr) request = new Request(this);
+  if (request->capacity < size) {
+    // Uninitialised on purpose: the payload or the device overwrites it.
+    request->buffer.reset(new char[size]);
+    request->capacity = size;
+  }
+  return request;
+}
+
+void Connection::ReleaseRequest(Request* request, bool was_queued) {
+  if (request->capacity > kMaxPooledBuffer) {
+    request->buffer.reset();
+    request->capacity = 0;
+  }
+  bool pooled = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < kMaxPooledRequests) {
+      free_.push_back(request);
+      pooled = true;
+    }
+    if (was_queued && --in_flight_ == 0) idle_cv_.notify_all();
+  }
+  if (!pooled) delete request;
+}
+
+void Connection::WaitForInFlight() {
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
+}
+
+}  // namespace layerdisk::nbd

@@ -1,0 +1,84 @@
+// Connection: one client, from accept to close. Its thread runs the
+// handshake, then reads requests, validates them and queues them on the
+// shared worker pool; workers execute and reply in completion order.
+//
+// Run() is called once, on the connection's own thread; Shutdown() from
+// any thread.
+#ifndef LAYERDISK_NBD_FRONTEND_CONNECTION_H_
+#define LAYERDISK_NBD_FRONTEND_CONNECTION_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "nbd-frontend/handshake.h"
+#include "nbd-frontend/nbd_server.h"
+#include "nbd-frontend/reply_writer.h"
+#include "nbd-frontend/request_executor.h"
+#include "nbd-frontend/transport.h"
+#include "nbd-frontend/worker_pool.h"
+
+namespace layerdisk::nbd {
+
+// What every connection of one server shares. Outlives the connections.
+struct ServerContext {
+  ExportProvider* provider = nullptr;
+  TlsProvider* tls = nullptr;
+  WorkerPool* pool = nullptr;
+  absl::Duration handshake_timeout;
+  uint32_t min_read_for_holes = 0;
+  std::function<void(std::string_view)> log;
+};
+
+class Connection {
+ public:
+  Connection(uint64_t id, std::string peer, std::unique_ptr<Transport> transport,
+             const ServerContext* context);
+  ~Connection();
+
+  void Run();
+  // Stops reading requests; those in flight still get their replies. With
+  // `hard`, also fails sends, for clients that stopped reading.
+  void Shutdown(bool hard);
+
+ private:
+  class Request;
+
+  // Returns why transmission ended (OK for NBD_CMD_DISC).
+  absl::Status Transmit(BufferedReader& reader);
+  // A pooled request whose buffer holds at least `size` bytes.
+  Request* AcquireRequest(uint32_t size);
+  void ReleaseRequest(Request* request, bool was_queued);
+  void WaitForInFlight();
+
+  const uint64_t id_;
+  const std::string peer_;
+  const ServerContext* const context_;
+
+  // Shutdown() acts on the socket itself, which stays the same when TLS
+  // wraps it, so it need not race with the handshake replacing transport_.
+  const int fd_;
+  std::mutex transport_mu_;
+  std::unique_ptr<Transport> transport_;
+  bool closed_ = false;     // guarded by transport_mu_; fd_ no longer ours
+
+  NegotiatedExport export_;
+  std::unique_ptr<ReplyWriter> writer_;
+  std::unique_ptr<RequestExecutor> executor_;
+  uint64_t requests_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  int in_flight_ = 0;                 // guarded by mu_
+  std::vector<Request*> free_;        // guarded by mu_
+};
+
+}  // namespace layerdisk::nbd
+
+#endif  // LAYERDISK_NBD_FRONTEND_CONNECTION_H_

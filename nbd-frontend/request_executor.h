@@ -1,0 +1,54 @@
+// RequestExecutor: runs one validated transmission-phase request against
+// the export's BlockDevice and sends its reply. The straight line from the
+// wire to the device: no request reaches here without ValidateRequest.
+//
+// Thread-safe: the worker pool calls Execute concurrently.
+#ifndef LAYERDISK_NBD_FRONTEND_REQUEST_EXECUTOR_H_
+#define LAYERDISK_NBD_FRONTEND_REQUEST_EXECUTOR_H_
+
+#include <atomic>
+#include <memory>
+
+#include "common/block_device.h"
+#include "nbd-frontend/nbd_protocol.h"
+#include "nbd-frontend/reply_writer.h"
+#include "nbd-frontend/request_validation.h"
+
+namespace layerdisk::nbd {
+
+class RequestExecutor {
+ public:
+  RequestExecutor(std::shared_ptr<BlockDevice> device, const ExportState& state,
+                  ReplyWriter* writer, uint32_t min_read_for_holes)
+      : device_(std::move(device)),
+        state_(state),
+        writer_(writer),
+        min_read_for_holes_(min_read_for_holes) {}
+
+  // `buffer` holds the payload of a WRITE, or has room for `length` bytes of
+  // a READ.
+  void Execute(const RequestHeader& request, char* buffer);
+
+  // True once any write-type command has run, so the connection knows
+  // whether closing it needs a flush.
+  bool wrote() const { return wrote_.load(std::memory_order_relaxed); }
+  BlockDevice& device() { return *device_; }
+
+ private:
+  void Read(const RequestHeader& r, char* buffer);
+  // Reads with zero runs sent as hole chunks. False if the map was
+  // unavailable and nothing was sent.
+  bool ReadSparse(const RequestHeader& r, char* buffer);
+  void BlockStatus(const RequestHeader& r);
+  void ReplyStatus(const RequestHeader& r, const absl::Status& status);
+
+  const std::shared_ptr<BlockDevice> device_;
+  const ExportState state_;
+  ReplyWriter* const writer_;
+  const uint32_t min_read_for_holes_;
+  std::atomic<bool> wrote_{false};
+};
+
+}  // namespace layerdisk::nbd
+
+#endif  // LAYERDISK_NBD_FRONTEND_REQUEST_EXECUTOR_H_
