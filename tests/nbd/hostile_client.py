@@ -1,0 +1,279 @@
+"""Speaks malformed NBD at the server, then checks a good client still works.
+
+usage: hostile_client.py SOCKET CAPPED_SOCKET
+SOCKET's server runs with --handshake-timeout 1 and serves "disk" (16 MiB);
+CAPPED_SOCKET's with --max-connections 2.
+"""
+import socket
+import struct
+import sys
+import time
+
+SOCK, CAPPED = sys.argv[1], sys.argv[2]
+NBDMAGIC, IHAVEOPT = 0x4E42444D41474943, 0x49484156454F5054
+REPLY_MAGIC = 0x3E889045565A9
+REQ_MAGIC, SIMPLE_MAGIC = 0x25609513, 0x67446698
+OPT_EXPORT_NAME, OPT_GO, OPT_STRUCTURED = 1, 7, 8
+REP_ACK, REP_INFO = 1, 3
+ERR_UNSUP, ERR_INVALID, ERR_UNKNOWN, ERR_TOO_BIG = (0x80000000 | n for n in (1, 3, 6, 9))
+CMD_READ, CMD_WRITE, CMD_DISC, CMD_BLOCK_STATUS = 0, 1, 2, 7
+EINVAL = 22
+
+
+class Client:
+    def __init__(self, path=SOCK, timeout=10):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+
+    def recv(self, n):
+        b = b""
+        while len(b) < n:
+            c = self.s.recv(n - len(b))
+            if not c:
+                raise EOFError("server closed after %d of %d bytes" % (len(b), n))
+            b += c
+        return b
+
+    def greet(self, flags=1):
+        magic, opt, _ = struct.unpack(">QQH", self.recv(18))
+        assert (magic, opt) == (NBDMAGIC, IHAVEOPT)
+        self.s.sendall(struct.pack(">I", flags))
+
+    def option(self, opt, data=b"", length=None):
+        n = len(data) if length is None else length
+        self.s.sendall(struct.pack(">QII", IHAVEOPT, opt, n) + data)
+
+    def reply(self):
+        magic, opt, typ, n = struct.unpack(">QIII", self.recv(20))
+        assert magic == REPLY_MAGIC, hex(magic)
+        return opt, typ, self.recv(n)
+
+    def go(self, name=b"disk"):
+        self.option(OPT_GO, struct.pack(">I", len(name)) + name + struct.pack(">H", 0))
+        while True:
+            _, typ, _ = self.reply()
+            if typ != REP_INFO:
+                return typ
+
+    def request(self, cmd, offset, length, handle=1, flags=0, payload=b""):
+        self.s.sendall(struct.pack(">IHHQQI", REQ_MAGIC, flags, cmd, handle, offset, length) + payload)
+
+    def simple_reply(self):
+        magic, err, handle = struct.unpack(">IIQ", self.recv(16))
+        assert magic == SIMPLE_MAGIC, hex(magic)
+        return err, handle
+
+    def expect_closed(self, within=5):
+        self.s.settimeout(within)
+        try:
+            while self.s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+
+    def close(self):
+        self.s.close()
+
+
+def good_client(path=SOCK):
+    c = Client(path)
+    c.greet()
+    assert c.go() == REP_ACK
+    c.request(CMD_WRITE, 4096, 512, handle=7, payload=b"\x42" * 512)
+    assert c.simple_reply() == (0, 7)
+    c.request(CMD_READ, 4096, 512, handle=8)
+    assert c.simple_reply() == (0, 8)
+    assert c.recv(512) == b"\x42" * 512
+    c.request(CMD_DISC, 0, 0)
+    c.close()
+
+
+def case(name):
+    def wrap(fn):
+        fn()
+        good_client()
+        print("ok", name)
+    return wrap
+
+
+@case("bad greeting reply flags")
+def _():
+    c = Client(); c.greet(flags=0x80); c.expect_closed()
+
+
+@case("bad option magic")
+def _():
+    c = Client(); c.greet(); c.s.sendall(b"X" * 16); c.expect_closed()
+
+
+@case("unknown option then go")
+def _():
+    c = Client(); c.greet()
+    c.option(99, b"abc")
+    assert c.reply()[1] == ERR_UNSUP
+    assert c.go() == REP_ACK
+    c.close()
+
+
+@case("oversized option is skipped")
+def _():
+    c = Client(); c.greet()
+    c.option(99, b"\0" * 100000)
+    assert c.reply()[1] == ERR_TOO_BIG
+    c.option(OPT_STRUCTURED)
+    assert c.reply()[1] == REP_ACK
+    assert c.go() == REP_ACK
+    c.close()
+
+
+@case("huge option length disconnects")
+def _():
+    c = Client(); c.greet(); c.option(99, b"", length=0xFFFFFFFF); c.expect_closed()
+
+
+@case("export name with NUL, too long, unknown")
+def _():
+    c = Client(); c.greet()
+    assert c.go(b"di\0sk") == ERR_INVALID
+    assert c.go(b"d" * 5000) in (ERR_INVALID, ERR_TOO_BIG)
+    assert c.go(b"nosuch") == ERR_UNKNOWN
+    assert c.go() == REP_ACK
+    c.close()
+
+
+@case("truncated GO option")
+def _():
+    c = Client(); c.greet()
+    c.option(OPT_GO, struct.pack(">I", 100) + b"disk")
+    assert c.reply()[1] == ERR_INVALID
+    c.close()
+
+
+@case("EXPORT_NAME with NUL disconnects")
+def _():
+    c = Client(); c.greet(); c.option(OPT_EXPORT_NAME, b"di\0sk"); c.expect_closed()
+
+
+@case("EXPORT_NAME works")
+def _():
+    c = Client(); c.greet(flags=3)  # fixed newstyle + no zeroes
+    c.option(OPT_EXPORT_NAME, b"disk")
+    size, flags = struct.unpack(">QH", c.recv(10))
+    assert size == 16 << 20 and flags & 1
+    c.request(CMD_READ, 0, 512, handle=3)
+    assert c.simple_reply() == (0, 3)
+    c.recv(512)
+    c.close()
+
+
+@case("bad request magic disconnects")
+def _():
+    c = Client(); c.greet(); c.go()
+    c.s.sendall(b"\xde\xad\xbe\xef" + b"\0" * 24)
+    c.expect_closed()
+
+
+@case("invalid requests get EINVAL and the connection goes on")
+def _():
+    c = Client(); c.greet(); c.go()
+    c.request(99, 0, 512, handle=1)                       # unknown command
+    assert c.simple_reply() == (EINVAL, 1)
+    c.request(CMD_READ, 0, 512, handle=2, flags=0x40)     # unknown flag
+    assert c.simple_reply() == (EINVAL, 2)
+    c.request(CMD_READ, 0, 0, handle=3)                   # zero length
+    assert c.simple_reply() == (EINVAL, 3)
+    c.request(CMD_READ, (1 << 64) - 512, 1024, handle=4)  # offset overflow
+    assert c.simple_reply() == (EINVAL, 4)
+    c.request(CMD_READ, 0, 64 << 20, handle=5)            # read over 32 MiB
+    assert c.simple_reply() == (EINVAL, 5)
+    c.request(CMD_BLOCK_STATUS, 0, 512, handle=6)         # no meta context
+    assert c.simple_reply() == (EINVAL, 6)
+    c.request(CMD_WRITE, 16 << 20, 512, handle=7, payload=b"z" * 512)  # past end
+    assert c.simple_reply() == (28, 7)
+    c.request(CMD_READ, 0, 512, handle=8)
+    assert c.simple_reply() == (0, 8)
+    c.recv(512)
+    c.close()
+
+
+@case("huge write payload: EINVAL and disconnect, nothing allocated")
+def _():
+    c = Client(); c.greet(); c.go()
+    c.request(CMD_WRITE, 0, 0xFFFFFFFF, handle=9)
+    assert c.simple_reply() == (EINVAL, 9)
+    c.expect_closed()
+
+
+@case("half a request header, then close")
+def _():
+    c = Client(); c.greet(); c.go()
+    c.s.sendall(struct.pack(">IHH", REQ_MAGIC, 0, CMD_READ))
+    c.close()
+
+
+@case("half a write payload, then close")
+def _():
+    c = Client(); c.greet(); c.go()
+    c.request(CMD_WRITE, 0, 65536, payload=b"x" * 1000)
+    c.close()
+
+
+@case("close with replies pending")
+def _():
+    c = Client(); c.greet(); c.go()
+    for i in range(64):
+        c.request(CMD_READ, i * 65536, 65536, handle=i)
+    c.close()
+
+
+@case("handshake that never finishes is closed after the timeout")
+def _():
+    c = Client(); c.recv(18)
+    start = time.monotonic()
+    c.expect_closed(within=5)
+    took = time.monotonic() - start
+    assert 0.5 < took < 4, took
+
+
+@case("byte-at-a-time handshake is closed after the timeout")
+def _():
+    c = Client(); c.greet()
+    start = time.monotonic()
+    try:
+        for b in struct.pack(">QII", IHAVEOPT, 99, 4000):
+            c.s.send(bytes([b]))
+            time.sleep(0.3)
+        for _ in range(20):
+            c.s.send(b"x")
+            time.sleep(0.3)
+        raise AssertionError("slow client never cut off")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert time.monotonic() - start < 5
+
+
+@case("connection cap")
+def _():
+    held = []
+    for _ in range(2):
+        c = Client(CAPPED); c.greet(); assert c.go() == REP_ACK; held.append(c)
+    extra = Client(CAPPED)
+    try:
+        extra.recv(18)
+        raise AssertionError("third connection was served")
+    except (EOFError, ConnectionResetError):
+        pass
+    held.pop().close()
+    for _ in range(50):  # the server notices the close asynchronously
+        try:
+            good_client(CAPPED)
+            break
+        except (EOFError, ConnectionResetError, BrokenPipeError):
+            time.sleep(0.05)
+    else:
+        raise AssertionError("cap not released")
+    for c in held:
+        c.close()
+
+print("hostile client checks passed")
