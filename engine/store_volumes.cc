@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "engine/store_impl.h"
 
@@ -50,6 +51,12 @@ absl::Status StoreImpl::EvictVolume(const std::string& name, bool force,
   std::shared_ptr<Volume> v = OpenVolumeObject(name);
   if (!v) return absl::OkStatus();
   long users = v.use_count() - 1;  // minus ours
+  // A client that is disconnecting right now (a VM that just powered off)
+  // lets go within moments: give it that long before calling it "in use".
+  for (int i = 0; i < 20 && users > 0 && !force; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    users = v.use_count() - 1;
+  }
   if (users > 0 && !force)
     return absl::FailedPreconditionError(absl::StrFormat(
         "volume '%s' is in use (%d open handle%s); use --force to disconnect",

@@ -104,6 +104,11 @@ void Connection::Run() {
   context_->log(absl::StrFormat(
       "nbd[%d]: disconnect %s, export '%s', %d requests, %.1fs: %s", id_, peer_,
       export_.name, requests_, absl::ToDoubleSeconds(absl::Now() - start), reason));
+  // The export is no longer in use by this client: let go of it now, not
+  // when the thread is reaped, so a rollback right after a VM shuts down is
+  // not refused as "in use".
+  executor_.reset();
+  export_.device.reset();
 }
 
 absl::Status Connection::Transmit(BufferedReader& reader) {

@@ -40,6 +40,7 @@ void RegisterMaintenanceCommands(CLI::App& app, CliContext& ctx);  // init stats
 void RegisterLayerCommands(CLI::App& app, CliContext& ctx);        // layer ...
 void RegisterVolumeCommands(CLI::App& app, CliContext& ctx);       // volume ..., export
 void RegisterSnapshotCommands(CLI::App& app, CliContext& ctx);     // snapshot ...
+void RegisterServeCommand(CLI::App& app, CliContext& ctx);         // serve
 
 }  // namespace layerdisk
 

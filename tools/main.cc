@@ -34,6 +34,7 @@ int Run(int argc, char** argv) {
   RegisterLayerCommands(app, ctx);
   RegisterVolumeCommands(app, ctx);
   RegisterSnapshotCommands(app, ctx);
+  RegisterServeCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -28,11 +28,12 @@ bool SocketAnswers(const std::string& path) {
 
 }  // namespace
 
+bool ServerAnswers(const std::string& dir) { return SocketAnswers(ControlSocketPath(dir)); }
+
 absl::StatusOr<std::unique_ptr<Store>> ConnectOrOpenStore(const std::string& dir,
                                                           const StoreOptions& options) {
-  const std::string socket = ControlSocketPath(dir);
-  if (!options.error_if_exists && SocketAnswers(socket))
-    return ConnectRemoteStore(dir, socket, /*timeout_ms=*/5000);
+  if (!options.error_if_exists && ServerAnswers(dir))
+    return ConnectRemoteStore(dir, ControlSocketPath(dir), /*timeout_ms=*/5000);
   return Store::Open(dir, options);
 }
 

@@ -10,6 +10,9 @@
 
 namespace layerdisk {
 
+// Whether a `layerdisk serve` answers on the store's control socket.
+bool ServerAnswers(const std::string& dir);
+
 absl::StatusOr<std::unique_ptr<Store>> ConnectOrOpenStore(const std::string& dir,
                                                           const StoreOptions& options);
 

@@ -1,0 +1,103 @@
+// `layerdisk serve`: owns the store and serves it: every volume, snapshot
+// and layer over NBD, and the control API (every management command) on a
+// unix socket in the store directory. Stops cleanly on SIGINT/SIGTERM,
+// flushing every volume.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "nbd-frontend/nbd_server.h"
+#include "tools/cli_context.h"
+#include "tools/control/control_service.h"
+#include "tools/control/store_connect.h"
+#include "tools/serve_exports.h"
+
+namespace layerdisk {
+namespace {
+
+struct ServeFlags {
+  std::vector<std::string> nbd;
+  int max_connections = 256;
+};
+
+absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
+  const std::string control = ControlSocketPath(ctx.store_dir);
+  // A running server answers on the control socket; a socket file left by
+  // a killed one does not, and is replaced.
+  if (ServerAnswers(ctx.store_dir))
+    return absl::UnavailableError("store " + ctx.store_dir +
+                                  " is already served by another layerdisk process");
+  ::unlink(control.c_str());
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  StoreOptions options;
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(ctx.store_dir, options));
+
+  ControlService control_service(store.get());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + control, grpc::InsecureServerCredentials());
+  builder.RegisterService(&control_service);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (!grpc_server)
+    return absl::UnavailableError("cannot listen on the control socket " + control);
+
+  StoreExports exports(store.get());
+  NbdServerOptions nbd_options;
+  nbd_options.listen = flags.nbd;
+  if (nbd_options.listen.empty())
+    nbd_options.listen = {"unix:" + ctx.store_dir + "/nbd.sock", "tcp:127.0.0.1:10809"};
+  nbd_options.max_connections = flags.max_connections;
+  absl::StatusOr<std::unique_ptr<NbdServer>> nbd = NbdServer::Start(&exports, nbd_options);
+  if (!nbd.ok()) {
+    grpc_server->Shutdown();
+    ::unlink(control.c_str());
+    return nbd.status();
+  }
+
+  std::printf("layerdisk: serving %s\n", ctx.store_dir.c_str());
+  for (const std::string& a : (*nbd)->addresses()) std::printf("  nbd      %s\n", a.c_str());
+  std::printf("  control  unix:%s\n", control.c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "layerdisk: %s received, stopping\n", strsignal(signal_number));
+  (*nbd)->Stop();  // flushes every device that was written
+  grpc_server->Shutdown();
+  ::unlink(control.c_str());
+  for (const std::string& a : nbd_options.listen)
+    if (a.rfind("unix:", 0) == 0) ::unlink(a.substr(5).c_str());
+  store.reset();  // flushes open volumes, stops background work
+  std::fprintf(stderr, "layerdisk: stopped\n");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve every volume, snapshot and layer over NBD, with live management");
+  serve->add_option("--nbd", flags->nbd,
+                    "Listen address, unix:PATH or tcp:HOST:PORT (repeatable; default "
+                    "unix:STORE/nbd.sock and tcp:127.0.0.1:10809)");
+  serve->add_option("--max-connections", flags->max_connections,
+                    "Most NBD connections at once")
+      ->capture_default_str();
+  ctx.Bind(serve, [&ctx, flags] { return Serve(ctx, *flags); });
+}
+
+}  // namespace layerdisk
