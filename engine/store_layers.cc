@@ -168,14 +168,12 @@ absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
                                                 const std::string& layer) {
   RETURN_IF_ERROR(ValidateName("layer", layer));
   LayerRecord rec;
-  std::vector<uint64_t> above;  // the volume's layers above its base
   {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(VolumeRecord vol, FindVolume(volume));
     if (catalog().LayerIdByName(layer).ok() || importing_.count(layer))
       return absl::AlreadyExistsError(absl::StrFormat("layer '%s' already exists", layer));
     RETURN_IF_ERROR(FreezeHead(&vol, nullptr));
-    above.assign(vol.stack.begin() + vol.base_count, vol.stack.end());
     rocksdb::WriteBatch batch;
     rec.id = AllocateId(&batch);
     rec.name = layer;
@@ -192,7 +190,13 @@ absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
   LayerWriter writer(db_.get(), maps_, chunks_.get(), rec.id, chunk_size());
   std::vector<std::shared_ptr<const SealedLayer>> layers;
   if (s.ok()) {
+    // Read the stack only now: compaction may have merged its layers while
+    // they were sealed. The loaded maps stay valid whatever happens next.
     absl::MutexLock lock(&mu_);
+    absl::StatusOr<VolumeRecord> vol = FindVolume(volume);
+    if (!vol.ok()) s = vol.status();
+    std::vector<uint64_t> above;  // the volume's layers above its base
+    if (vol.ok()) above.assign(vol->stack.begin() + vol->base_count, vol->stack.end());
     for (uint64_t id : above) {
       absl::StatusOr<std::shared_ptr<const LayerView>> view = LoadLayer(id);
       if (!view.ok()) { s = view.status(); break; }
