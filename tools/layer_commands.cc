@@ -1,4 +1,5 @@
 // `layerdisk layer ...`: import, list, show, delete, seal.
+#include <filesystem>
 #include <memory>
 
 #include "absl/strings/str_format.h"
@@ -42,7 +43,11 @@ absl::Status Import(CliContext& ctx, const ImportArgs& args) {
   absl::StatusOr<ImportResult> imported;
   {
     ProgressBar bar("import " + args.name);
-    imported = store->ImportLayer(args.name, *image, args.file, bar.Callback());
+    // The layer records where it came from; a relative path would not say.
+    std::error_code ec;
+    std::string origin = std::filesystem::absolute(args.file, ec).string();
+    if (ec) origin = args.file;
+    imported = store->ImportLayer(args.name, *image, origin, bar.Callback());
   }
   if (!imported.ok()) return imported.status();
   const ImportResult& r = *imported;

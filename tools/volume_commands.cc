@@ -119,6 +119,31 @@ bool AllZero(std::string_view bytes) {
           std::memcmp(bytes.data(), bytes.data() + 1, bytes.size() - 1) == 0);
 }
 
+// Streams `fd` into `volume` from `offset`; returns the bytes written.
+absl::StatusOr<uint64_t> CopyIntoVolume(int fd, const std::string& file,
+                                        BlockDevice& volume, uint64_t offset,
+                                        uint64_t total, ProgressBar& bar) {
+  std::string buf(kWritePiece, '\0');
+  uint64_t written = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IOError("read", file, errno);
+    }
+    if (n == 0) return written;
+    std::string_view piece(buf.data(), static_cast<size_t>(n));
+    // Zeroes become a zero marker, not stored bytes: the volume stays thin.
+    if (AllZero(piece)) {
+      RETURN_IF_ERROR(volume.WriteZeroes(offset + written, piece.size(), false));
+    } else {
+      RETURN_IF_ERROR(volume.Write(offset + written, piece, false));
+    }
+    written += piece.size();
+    bar.Update(written, std::max(total, written));
+  }
+}
+
 struct WriteArgs {
   std::string volume;
   std::string file;
@@ -133,40 +158,24 @@ absl::Status Write(CliContext& ctx, const WriteArgs& args) {
   std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
   struct stat st;
   if (::fstat(fd, &st) != 0) return IOError("stat", args.file, errno);
+  // A pipe or device has no size to check up front; the volume's range
+  // check still stops it at the end.
+  const uint64_t total = S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0;
 
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
   ASSIGN_OR_RETURN(std::shared_ptr<BlockDevice> volume, store->OpenVolume(args.volume));
-  if (S_ISREG(st.st_mode) &&
-      (offset > volume->size() || uint64_t(st.st_size) > volume->size() - offset))
+  if (offset > volume->size() || total > volume->size() - offset)
     return absl::OutOfRangeError(absl::StrFormat(
         "%s (%d bytes) at offset %d does not fit in volume %s (%d bytes)",
-        args.file, st.st_size, offset, args.volume, volume->size()));
+        args.file, total, offset, args.volume, volume->size()));
 
-  std::string buf(kWritePiece, '\0');
   uint64_t written = 0;
   double seconds = 0;
   {
-  ProgressBar bar("write " + args.volume);
-  const uint64_t total = S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0;
-  while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IOError("read", args.file, errno);
-    }
-    if (n == 0) break;
-    std::string_view piece(buf.data(), static_cast<size_t>(n));
-    // Zeroes become a zero marker, not stored bytes: the volume stays thin.
-    if (AllZero(piece)) {
-      RETURN_IF_ERROR(volume->WriteZeroes(offset + written, piece.size(), false));
-    } else {
-      RETURN_IF_ERROR(volume->Write(offset + written, piece, false));
-    }
-    written += piece.size();
-    bar.Update(written, std::max(total, written));
-  }
-  RETURN_IF_ERROR(volume->Flush());
-  seconds = bar.Elapsed();
+    ProgressBar bar("write " + args.volume);
+    ASSIGN_OR_RETURN(written, CopyIntoVolume(fd, args.file, *volume, offset, total, bar));
+    RETURN_IF_ERROR(volume->Flush());
+    seconds = bar.Elapsed();
   }  // the bar is erased before the result is printed
   Emit(ctx.json,
        {{"volume", args.volume},
