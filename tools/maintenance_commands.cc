@@ -12,6 +12,10 @@
 namespace layerdisk {
 namespace {
 
+std::string Plural(uint64_t n, const char* noun) {
+  return absl::StrFormat("%d %s%s", n, noun, n == 1 ? "" : "s");
+}
+
 absl::Status Init(CliContext& ctx, const std::string& chunk_size_text) {
   ASSIGN_OR_RETURN(uint64_t chunk_size, ParseSize(chunk_size_text));
   StoreOptions options;
@@ -86,7 +90,7 @@ absl::Status Fsck(CliContext& ctx) {
   std::string text = absl::StrFormat(
       "fsck: checked %d layers, %d map entries, %d chunks: %s\n", r.layers_checked,
       r.map_entries_checked, r.chunks_checked,
-      r.ok() ? "no problems" : absl::StrFormat("%d problems", r.problems.size()));
+      r.ok() ? "no problems" : Plural(r.problems.size(), "problem"));
   for (const std::string& p : r.problems) text += "  " + p + "\n";
   Emit(ctx.json,
        {{"ok", r.ok()},
@@ -96,9 +100,9 @@ absl::Status Fsck(CliContext& ctx) {
         {"problems", r.problems}},
        text);
   if (r.ok()) return absl::OkStatus();
-  return absl::DataLossError(absl::StrFormat(
-      "fsck found %d problems in %s; first: %s", r.problems.size(), store->dir(),
-      r.problems.front()));
+  return absl::DataLossError(absl::StrFormat("fsck found %s in %s; first: %s",
+                                             Plural(r.problems.size(), "problem"),
+                                             store->dir(), r.problems.front()));
 }
 
 }  // namespace

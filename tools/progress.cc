@@ -40,8 +40,11 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   if (!enabled_) return;
   absl::MutexLock lock(&mu_);
   auto now = std::chrono::steady_clock::now();
-  if (drawn_ && done < total && now - last_draw_ < kRedrawInterval) return;
+  // Throttled, except that the final state is drawn once.
+  if (drawn_ && (done < total ? now - last_draw_ < kRedrawInterval
+                              : last_done_ == done)) return;
   last_draw_ = now;
+  last_done_ = done;
   Draw(done, total);
 }
 

@@ -36,6 +36,7 @@ class ProgressBar {
   const std::chrono::steady_clock::time_point start_;
   absl::Mutex mu_;
   std::chrono::steady_clock::time_point last_draw_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_done_ ABSL_GUARDED_BY(mu_) = 0;
   bool drawn_ ABSL_GUARDED_BY(mu_) = false;
 };
 
