@@ -101,18 +101,20 @@ std::string EncodeLayer(const LayerRecord& r) {
   PutVarint64(&out, r.data_blocks);
   PutVarint64(&out, r.created_unix);
   PutLengthPrefixed(&out, r.source);
+  out.push_back(r.opaque ? 1 : 0);
   return Seal('L', std::move(out));
 }
 
 absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v) {
   ASSIGN_OR_RETURN(Decoder d, Open('L', v, "layer"));
   LayerRecord r;
-  std::string_view flags;
+  std::string_view flags, opaque;
   if (!d.GetVarint64(&r.id) || !d.GetLengthPrefixed(&r.name) ||
       !d.GetBytes(3, &flags) || !d.GetVarint64(&r.size) ||
       !d.GetVarint64(&r.data_blocks) || !d.GetVarint64(&r.created_unix) ||
-      !d.GetLengthPrefixed(&r.source))
+      !d.GetLengthPrefixed(&r.source) || !d.GetBytes(1, &opaque))
     return Malformed("layer");
+  r.opaque = opaque[0] != 0;
   uint8_t kind = flags[0], state = flags[1];
   if (kind < 1 || kind > 2 || state > 2) return Malformed("layer");
   r.kind = static_cast<LayerKind>(kind);

@@ -54,6 +54,7 @@ struct LayerRecord {
   uint64_t data_blocks = 0;  // for sealed layers
   uint64_t created_unix = 0;
   std::string source;
+  bool opaque = false;  // an imported whole-disk image (layers/layer_view.h)
 };
 
 struct VolumeRecord {

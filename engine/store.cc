@@ -178,7 +178,8 @@ std::string StoreImpl::HeadPath(uint64_t id) const {
 }
 
 absl::StatusOr<std::shared_ptr<Head>> StoreImpl::OpenHead(uint64_t id) {
-  return Head::Open(env_, HeadPath(id), db_.get(), heads_, id, chunk_size());
+  ASSIGN_OR_RETURN(LayerRecord rec, catalog().Layer(id));
+  return Head::Open(env_, HeadPath(id), db_.get(), heads_, id, chunk_size(), rec.size);
 }
 
 absl::StatusOr<std::shared_ptr<const LayerView>> StoreImpl::LoadLayer(uint64_t id) {
@@ -193,7 +194,7 @@ absl::StatusOr<std::shared_ptr<const LayerView>> StoreImpl::LoadLayer(uint64_t i
   std::shared_ptr<const LayerView> view;
   if (rec->kind == LayerKind::kSealed) {
     ASSIGN_OR_RETURN(view, SealedLayer::Load(db_.get(), maps_, chunks_.get(), id,
-                                             chunk_size()));
+                                             chunk_size(), rec->size, rec->opaque));
   } else {
     ASSIGN_OR_RETURN(view, OpenHead(id));
   }

@@ -64,6 +64,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
     rec.size = size;
     rec.created_unix = NowUnix();
     rec.source = "import:" + origin;
+    rec.opaque = true;  // a whole disk: its zeroes and holes hide what is below
     batch.Put(LayerKey(rec.id), EncodeLayer(rec));
     RETURN_IF_ERROR(Commit(&batch));
     importing_.insert(name);

@@ -85,9 +85,15 @@ absl::Status Volume::ReadBlocks(uint64_t first, absl::Span<char> out) {
       return {layer, layer->Kind(b)};
     };
     auto [layer, kind] = resolve(block);
+    if (EndsInside(layer, block)) {
+      RETURN_IF_ERROR(ComposeBlock(block, out.subspan(i * block_size_, block_size_)));
+      ++i;
+      continue;
+    }
     uint64_t n = 1;
     while (i + n < count && (first + i + n) / kSegmentBlocks == segment &&
-           resolve(first + i + n) == std::make_pair(layer, kind))
+           resolve(first + i + n) == std::make_pair(layer, kind) &&
+           !EndsInside(layer, first + i + n))
       ++n;
     absl::Span<char> run = out.subspan(i * block_size_, n * block_size_);
     if (kind == BlockKind::kData) {
@@ -96,6 +102,38 @@ absl::Status Volume::ReadBlocks(uint64_t first, absl::Span<char> out) {
       std::memset(run.data(), 0, run.size());
     }
     i += n;
+  }
+  return absl::OkStatus();
+}
+
+bool Volume::EndsInside(const LayerView* layer, uint64_t block) const {
+  // Bytes past the volume's own end are never read: a layer at least as
+  // long as the volume (the head always is) needs no composition.
+  return layer != nullptr && layer->size() < std::min(size_, (block + 1) * block_size_);
+}
+
+absl::Status Volume::ComposeBlock(uint64_t block, absl::Span<char> out) {
+  // Rare: a layer ends inside this block. Walk the stack top-down; each
+  // layer defines the bytes of the block below its end that no layer above
+  // it defined.
+  std::memset(out.data(), 0, out.size());
+  const uint64_t start = block * block_size_;
+  uint64_t done = 0;  // bytes [0, done) are defined
+  std::string buf;
+  const auto& layers = stack_->layers();
+  for (auto it = layers.rbegin(); it != layers.rend() && done < block_size_; ++it) {
+    const LayerView& layer = **it;
+    if (layer.size() <= start) continue;
+    BlockKind kind = layer.Kind(block);
+    if (kind == BlockKind::kAbsent && !layer.opaque()) continue;
+    uint64_t end = std::min<uint64_t>(block_size_, layer.size() - start);
+    if (end <= done) continue;
+    if (kind == BlockKind::kData) {
+      buf.resize(block_size_);
+      RETURN_IF_ERROR(layer.ReadData(block, absl::MakeSpan(buf)));
+      std::memcpy(out.data() + done, buf.data() + done, end - done);
+    }
+    done = end;
   }
   return absl::OkStatus();
 }
@@ -242,6 +280,8 @@ absl::StatusOr<std::vector<DeviceExtent>> Volume::Map(uint64_t offset,
     if (k == BlockKind::kAbsent) {
       const LayerView* layer = stack_->Find(b);
       if (layer != nullptr) k = layer->Kind(b);
+      // A block composed of several layers may hold data from any of them.
+      if (EndsInside(layer, b)) k = BlockKind::kData;
     }
     uint64_t block_end = std::min(end, (b + 1) * bs);
     add(pos, block_end - pos, k == BlockKind::kData);

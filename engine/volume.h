@@ -64,6 +64,11 @@ class Volume final : public BlockDevice {
   absl::Status CheckAttached() const;
   // Reads whole blocks through head and stack. REQUIRES: mu_ held shared.
   absl::Status ReadBlocks(uint64_t first, absl::Span<char> out);
+  // Whether `layer` (of the stack) ends inside `block`, so the block's
+  // bytes past the layer's end come from the layers below.
+  bool EndsInside(const LayerView* layer, uint64_t block) const;
+  // Reads such a block, layer by layer. REQUIRES: mu_ held shared.
+  absl::Status ComposeBlock(uint64_t block, absl::Span<char> out);
   // Writes [offset, offset+data.size()), read-modify-writing partial blocks.
   // `data` null writes zeroes. REQUIRES: mu_ held shared, stripes locked.
   absl::Status WriteRange(uint64_t offset, uint64_t length, const char* data);

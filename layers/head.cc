@@ -8,10 +8,11 @@ namespace layerdisk {
 
 absl::StatusOr<std::shared_ptr<Head>> Head::Open(
     Env* env, const std::string& path, rocksdb::DB* db,
-    rocksdb::ColumnFamilyHandle* heads, uint64_t id, uint32_t block_size) {
+    rocksdb::ColumnFamilyHandle* heads, uint64_t id, uint32_t block_size,
+    uint64_t size) {
   ASSIGN_OR_RETURN(auto file, env->OpenRW(path, /*create=*/true));
   std::shared_ptr<Head> head(
-      new Head(path, std::move(file), db, heads, id, block_size));
+      new Head(path, std::move(file), db, heads, id, block_size, size));
   std::string begin = MapKey(id, 0), end = MapKey(id + 1, 0);
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;

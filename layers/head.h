@@ -33,10 +33,13 @@ class Head final : public LayerView {
   // Loads the allocation map of head `id` and opens (creating) its file.
   static absl::StatusOr<std::shared_ptr<Head>> Open(
       Env* env, const std::string& path, rocksdb::DB* db,
-      rocksdb::ColumnFamilyHandle* heads, uint64_t id, uint32_t block_size);
+      rocksdb::ColumnFamilyHandle* heads, uint64_t id, uint32_t block_size,
+      uint64_t size);
 
   uint64_t id() const override { return id_; }
   uint32_t block_size() const override { return block_size_; }
+  uint64_t size() const override { return size_; }
+  bool opaque() const override { return false; }
   BlockKind Kind(uint64_t block) const override;
   absl::Status ReadData(uint64_t first, absl::Span<char> out) const override;
   void ForEachSegment(const std::function<void(uint64_t, const BlockStates&)>&
@@ -63,9 +66,10 @@ class Head final : public LayerView {
 
  private:
   Head(std::string path, std::unique_ptr<RandomRWFile> file, rocksdb::DB* db,
-       rocksdb::ColumnFamilyHandle* heads, uint64_t id, uint32_t block_size)
+       rocksdb::ColumnFamilyHandle* heads, uint64_t id, uint32_t block_size,
+       uint64_t size)
       : path_(std::move(path)), file_(std::move(file)), db_(db), heads_(heads),
-        id_(id), block_size_(block_size) {}
+        id_(id), block_size_(block_size), size_(size) {}
   void SetStates(uint64_t first, uint64_t count,
                  const std::function<BlockKind(uint64_t)>& kind)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -76,6 +80,7 @@ class Head final : public LayerView {
   rocksdb::ColumnFamilyHandle* const heads_;
   const uint64_t id_;
   const uint32_t block_size_;
+  const uint64_t size_;
   // Serializes Flush() calls so pages commit in order.
   absl::Mutex flush_mu_;
   mutable absl::Mutex mu_;

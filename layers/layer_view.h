@@ -19,6 +19,13 @@ class LayerView {
 
   virtual uint64_t id() const = 0;
   virtual uint32_t block_size() const = 0;
+  // Bytes the layer spans. Its last block may be partial: past size() the
+  // block shows the layers below.
+  virtual uint64_t size() const = 0;
+  // An opaque layer defines every byte below size(): where it has no block
+  // it reads as zeroes and hides the layers below (an imported whole-disk
+  // image). A delta layer (a head, a sealed capture) shows them.
+  virtual bool opaque() const = 0;
   virtual BlockKind Kind(uint64_t block) const = 0;
   // Reads out.size() / block_size() consecutive blocks from `first`.
   // REQUIRES: each of them is kData in this layer.

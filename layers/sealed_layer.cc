@@ -8,8 +8,8 @@ namespace layerdisk {
 
 absl::StatusOr<std::shared_ptr<SealedLayer>> SealedLayer::Load(
     rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps, ChunkStore* chunks,
-    uint64_t id, uint32_t block_size) {
-  std::shared_ptr<SealedLayer> layer(new SealedLayer(chunks, id, block_size));
+    uint64_t id, uint32_t block_size, uint64_t size, bool opaque) {
+  std::shared_ptr<SealedLayer> layer(new SealedLayer(chunks, id, block_size, size, opaque));
   std::string begin = MapKey(id, 0), end = MapKey(id + 1, 0);
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;

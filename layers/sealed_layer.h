@@ -18,10 +18,12 @@ class SealedLayer final : public LayerView {
   // A damaged segment does not fail the load: its blocks read as DataLoss.
   static absl::StatusOr<std::shared_ptr<SealedLayer>> Load(
       rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps, ChunkStore* chunks,
-      uint64_t id, uint32_t block_size);
+      uint64_t id, uint32_t block_size, uint64_t size, bool opaque);
 
   uint64_t id() const override { return id_; }
   uint32_t block_size() const override { return block_size_; }
+  uint64_t size() const override { return size_; }
+  bool opaque() const override { return opaque_; }
   BlockKind Kind(uint64_t block) const override;
   absl::Status ReadData(uint64_t first, absl::Span<char> out) const override;
   void ForEachSegment(const std::function<void(uint64_t, const BlockStates&)>&
@@ -37,12 +39,15 @@ class SealedLayer final : public LayerView {
   const std::map<uint64_t, absl::Status>& damaged() const { return damaged_; }
 
  private:
-  SealedLayer(ChunkStore* chunks, uint64_t id, uint32_t block_size)
-      : chunks_(chunks), id_(id), block_size_(block_size) {}
+  SealedLayer(ChunkStore* chunks, uint64_t id, uint32_t block_size, uint64_t size,
+              bool opaque)
+      : chunks_(chunks), id_(id), block_size_(block_size), size_(size), opaque_(opaque) {}
 
   ChunkStore* const chunks_;
   const uint64_t id_;
   const uint32_t block_size_;
+  const uint64_t size_;
+  const bool opaque_;
   std::map<uint64_t, MapSegment> segments_;
   std::map<uint64_t, absl::Status> damaged_;
   uint64_t data_blocks_ = 0;
