@@ -18,6 +18,10 @@ namespace {
 // an idle connection does not pin megabytes.
 constexpr size_t kMaxPooledRequests = 64;
 constexpr size_t kMaxPooledBuffer = 256 * 1024;
+// A client that sends requests without reading replies is throttled here
+// rather than allowed to queue unbounded memory.
+constexpr int kMaxInFlight = 512;
+constexpr uint64_t kMaxInFlightBytes = 256ull << 20;
 
 const char* ValidationMessage(uint32_t error) {
   switch (error) {
@@ -32,18 +36,19 @@ const char* ValidationMessage(uint32_t error) {
 
 }  // namespace
 
-class Connection::Request final : public WorkItem {
+// A request, its payload or read buffer, and its reply: one object from
+// decode to sent, pooled per connection.
+class Connection::Request final : public WorkItem, public PendingReply {
  public:
   explicit Request(Connection* connection) : connection_(connection) {}
 
-  void Run() override {
-    connection_->executor_->Execute(header, buffer.get());
-    connection_->ReleaseRequest(this, /*was_queued=*/true);
-  }
+  void Run() override { connection_->executor_->Execute(header, buffer.get(), this); }
+  void OnSent() override { connection_->ReleaseRequest(this); }
 
   RequestHeader header;
   std::unique_ptr<char[]> buffer;
   size_t capacity = 0;
+  uint64_t counted_bytes = 0;  // its share of in_flight_bytes_
 
  private:
   Connection* const connection_;
@@ -126,50 +131,63 @@ absl::Status Connection::Transmit(BufferedReader& reader) {
     if (h.type == kCmdWrite && h.length > kMaxPayload) {
       // Skipping gigabytes to stay in sync is not worth it; the spec allows
       // dropping a client that breaks the advertised maximum.
-      writer_->SendError(h.handle, kEinval, "write payload too large");
+      ReplyError(h, kEinval, "write payload too large");
       return absl::InvalidArgumentError(
           absl::StrCat("write payload of ", h.length, " bytes"));
     }
     if (error != 0 && h.type != kCmdWrite) {
-      writer_->SendError(h.handle, error, ValidationMessage(error));
+      ReplyError(h, error, ValidationMessage(error));
       continue;
     }
     bool needs_buffer = h.type == kCmdRead || h.type == kCmdWrite;
-    Request* request = AcquireRequest(needs_buffer ? h.length : 0);
+    Request* request = AdmitRequest(h, needs_buffer ? h.length : 0);
     if (h.type == kCmdWrite) {
       // Read even a refused write's payload so the next header lines up.
       status = reader.ReadExact(request->buffer.get(), h.length);
       if (!status.ok()) {
-        ReleaseRequest(request, false);
+        ReleaseRequest(request);
         return status.code() == absl::StatusCode::kCancelled
                    ? absl::OutOfRangeError("client closed mid-request")
                    : status;
       }
       if (error != 0) {
-        writer_->SendError(h.handle, error, ValidationMessage(error));
-        ReleaseRequest(request, false);
+        writer_->SendError(request, h.handle, error, ValidationMessage(error));
         continue;
       }
-    }
-    request->header = h;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++in_flight_;
     }
     context_->pool->Submit(request);
   }
 }
 
-Connection::Request* Connection::AcquireRequest(uint32_t size) {
+void Connection::ReplyError(const RequestHeader& h, uint32_t error,
+                            std::string_view message) {
+  Request* request = AdmitRequest(h, 0);
+  writer_->SendError(request, h.handle, error, message);
+}
+
+Connection::Request* Connection::AdmitRequest(const RequestHeader& h,
+                                              uint32_t size) {
   Request* request = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    // One critical section per request: wait for room, take a pooled
+    // request, count it in flight.
+    std::unique_lock<std::mutex> lock(mu_);
+    while (in_flight_ > 0 && (in_flight_ >= kMaxInFlight ||
+                              in_flight_bytes_ + size > kMaxInFlightBytes)) {
+      reader_waiting_ = true;
+      idle_cv_.wait(lock);
+      reader_waiting_ = false;
+    }
+    ++in_flight_;
+    in_flight_bytes_ += size;
     if (!free_.empty()) {
       request = free_.back();
       free_.pop_back();
     }
   }
   if (request == nullptr) request = new Request(this);
+  request->header = h;
+  request->counted_bytes = size;
   if (request->capacity < size) {
     // Uninitialised on purpose: the payload or the device overwrites it.
     request->buffer.reset(new char[size]);
@@ -178,7 +196,7 @@ Connection::Request* Connection::AcquireRequest(uint32_t size) {
   return request;
 }
 
-void Connection::ReleaseRequest(Request* request, bool was_queued) {
+void Connection::ReleaseRequest(Request* request) {
   if (request->capacity > kMaxPooledBuffer) {
     request->buffer.reset();
     request->capacity = 0;
@@ -190,7 +208,9 @@ void Connection::ReleaseRequest(Request* request, bool was_queued) {
       free_.push_back(request);
       pooled = true;
     }
-    if (was_queued && --in_flight_ == 0) idle_cv_.notify_all();
+    --in_flight_;
+    in_flight_bytes_ -= request->counted_bytes;
+    if (in_flight_ == 0 || reader_waiting_) idle_cv_.notify_all();
   }
   if (!pooled) delete request;
 }

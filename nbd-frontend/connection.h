@@ -52,9 +52,15 @@ class Connection {
 
   // Returns why transmission ended (OK for NBD_CMD_DISC).
   absl::Status Transmit(BufferedReader& reader);
-  // A pooled request whose buffer holds at least `size` bytes.
-  Request* AcquireRequest(uint32_t size);
-  void ReleaseRequest(Request* request, bool was_queued);
+  // A pooled request for `h`, counted in flight, whose buffer holds at
+  // least `size` bytes. Blocks while too much is in flight, so a client
+  // that never reads replies cannot make us queue unbounded memory.
+  Request* AdmitRequest(const RequestHeader& h, uint32_t size);
+  // Returns a request to the pool once its reply is sent.
+  void ReleaseRequest(Request* request);
+  // Replies to a request refused before execution.
+  void ReplyError(const RequestHeader& h, uint32_t error,
+                  std::string_view message);
   void WaitForInFlight();
 
   const uint64_t id_;
@@ -75,7 +81,9 @@ class Connection {
 
   std::mutex mu_;
   std::condition_variable idle_cv_;
-  int in_flight_ = 0;                 // guarded by mu_
+  int in_flight_ = 0;  // requests whose reply is not yet sent; guarded by mu_
+  uint64_t in_flight_bytes_ = 0;  // their buffers; guarded by mu_
+  bool reader_waiting_ = false;   // guarded by mu_
   std::vector<Request*> free_;        // guarded by mu_
 };
 

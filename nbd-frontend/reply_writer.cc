@@ -1,104 +1,106 @@
 #include "nbd-frontend/reply_writer.h"
 
+#include <limits.h>
+
 #include <algorithm>
 #include <cstring>
 
 namespace layerdisk::nbd {
+namespace {
 
-void ReplyWriter::Send(struct iovec* iov, int iovcnt) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (failed_) return;
-  if (!transport_->WriteAll(iov, iovcnt).ok()) {
-    failed_ = true;
-    transport_->Shutdown();
+// A batch stops growing here; the rest goes in the next writev.
+constexpr size_t kMaxBatchIov = IOV_MAX;
+
+}  // namespace
+
+void ReplyWriter::SetIov(PendingReply* reply, const char* a, size_t a_len,
+                         const char* b, size_t b_len) {
+  reply->iov_[0] = {const_cast<char*>(a), a_len};
+  reply->iovcnt_ = 1;
+  reply->many_ = false;
+  if (b_len > 0) {
+    reply->iov_[1] = {const_cast<char*>(b), b_len};
+    reply->iovcnt_ = 2;
   }
 }
 
-bool ReplyWriter::failed() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return failed_;
-}
-
-void ReplyWriter::SendOk(uint64_t handle) {
+void ReplyWriter::SendOk(PendingReply* reply, uint64_t handle) {
   // A simple reply is allowed for payload-free replies even when structured
   // replies are negotiated, and is 4 bytes shorter.
-  char header[kSimpleReplyHeaderSize];
-  EncodeSimpleReplyHeader(header, 0, handle);
-  struct iovec iov = {header, sizeof(header)};
-  Send(&iov, 1);
+  EncodeSimpleReplyHeader(reply->header_, 0, handle);
+  SetIov(reply, reply->header_, kSimpleReplyHeaderSize);
+  Enqueue(reply);
 }
 
-void ReplyWriter::SendError(uint64_t handle, uint32_t error,
-                            std::string_view message) {
+void ReplyWriter::SendError(PendingReply* reply, uint64_t handle,
+                            uint32_t error, std::string_view message) {
   if (!structured_) {
-    char header[kSimpleReplyHeaderSize];
-    EncodeSimpleReplyHeader(header, error, handle);
-    struct iovec iov = {header, sizeof(header)};
-    Send(&iov, 1);
+    EncodeSimpleReplyHeader(reply->header_, error, handle);
+    SetIov(reply, reply->header_, kSimpleReplyHeaderSize);
+    Enqueue(reply);
     return;
   }
-  message = message.substr(0, 512);
-  char header[kStructuredReplyHeaderSize + 6];
-  EncodeStructuredReplyHeader(header, kReplyFlagDone, kReplyTypeError, handle,
-                              static_cast<uint32_t>(6 + message.size()));
-  EncodeBE32(header + kStructuredReplyHeaderSize, error);
-  EncodeBE16(header + kStructuredReplyHeaderSize + 4,
-             static_cast<uint16_t>(message.size()));
-  struct iovec iov[2] = {{header, sizeof(header)},
-                         {const_cast<char*>(message.data()), message.size()}};
-  Send(iov, message.empty() ? 1 : 2);
+  reply->message_.assign(message.substr(0, 512));
+  char* h = reply->header_;
+  EncodeStructuredReplyHeader(h, kReplyFlagDone, kReplyTypeError, handle,
+                              static_cast<uint32_t>(6 + reply->message_.size()));
+  EncodeBE32(h + kStructuredReplyHeaderSize, error);
+  EncodeBE16(h + kStructuredReplyHeaderSize + 4,
+             static_cast<uint16_t>(reply->message_.size()));
+  SetIov(reply, h, kStructuredReplyHeaderSize + 6, reply->message_.data(),
+         reply->message_.size());
+  Enqueue(reply);
 }
 
-void ReplyWriter::SendReadData(uint64_t handle, uint64_t offset,
-                               const char* data, uint32_t length) {
-  char header[kStructuredReplyHeaderSize + 8];
-  size_t header_size;
+void ReplyWriter::SendReadData(PendingReply* reply, uint64_t handle,
+                               uint64_t offset, const char* data,
+                               uint32_t length) {
+  char* h = reply->header_;
   if (structured_) {
     // The data is complete before the chunk is sent, so it can carry DONE.
-    EncodeStructuredReplyHeader(header, kReplyFlagDone, kReplyTypeOffsetData,
+    EncodeStructuredReplyHeader(h, kReplyFlagDone, kReplyTypeOffsetData,
                                 handle, 8 + length);
-    EncodeBE64(header + kStructuredReplyHeaderSize, offset);
-    header_size = kStructuredReplyHeaderSize + 8;
+    EncodeBE64(h + kStructuredReplyHeaderSize, offset);
+    SetIov(reply, h, kStructuredReplyHeaderSize + 8, data, length);
   } else {
-    EncodeSimpleReplyHeader(header, 0, handle);
-    header_size = kSimpleReplyHeaderSize;
+    EncodeSimpleReplyHeader(h, 0, handle);
+    SetIov(reply, h, kSimpleReplyHeaderSize, data, length);
   }
-  struct iovec iov[2] = {{header, header_size},
-                         {const_cast<char*>(data), length}};
-  Send(iov, 2);
+  Enqueue(reply);
 }
 
-void ReplyWriter::SendReadChunks(uint64_t handle,
+void ReplyWriter::SendReadChunks(PendingReply* reply, uint64_t handle,
                                  absl::Span<const ReadChunk> chunks) {
-  constexpr size_t kHeaderRoom = kStructuredReplyHeaderSize + 12;
-  std::vector<char> headers(chunks.size() * kHeaderRoom);
-  std::vector<struct iovec> iov;
-  iov.reserve(chunks.size() * 2);
+  constexpr size_t kRoom = kStructuredReplyHeaderSize + 12;
+  reply->scratch_.resize(chunks.size() * kRoom);
+  reply->many_iov_.clear();
   for (size_t i = 0; i < chunks.size(); ++i) {
     const ReadChunk& c = chunks[i];
-    char* h = headers.data() + i * kHeaderRoom;
+    char* h = reply->scratch_.data() + i * kRoom;
     uint16_t flags = i + 1 == chunks.size() ? kReplyFlagDone : 0;
     if (c.data == nullptr) {
       EncodeStructuredReplyHeader(h, flags, kReplyTypeOffsetHole, handle, 12);
       EncodeBE64(h + kStructuredReplyHeaderSize, c.offset);
       EncodeBE32(h + kStructuredReplyHeaderSize + 8, c.length);
-      iov.push_back({h, kStructuredReplyHeaderSize + 12});
+      reply->many_iov_.push_back({h, kStructuredReplyHeaderSize + 12});
     } else {
       EncodeStructuredReplyHeader(h, flags, kReplyTypeOffsetData, handle,
                                   8 + c.length);
       EncodeBE64(h + kStructuredReplyHeaderSize, c.offset);
-      iov.push_back({h, kStructuredReplyHeaderSize + 8});
-      iov.push_back({const_cast<char*>(c.data), c.length});
+      reply->many_iov_.push_back({h, kStructuredReplyHeaderSize + 8});
+      reply->many_iov_.push_back({const_cast<char*>(c.data), c.length});
     }
   }
-  Send(iov.data(), static_cast<int>(iov.size()));
+  reply->iovcnt_ = static_cast<int>(reply->many_iov_.size());
+  reply->many_ = true;
+  Enqueue(reply);
 }
 
 void ReplyWriter::SendBlockStatus(
-    uint64_t handle, uint32_t context_id,
+    PendingReply* reply, uint64_t handle, uint32_t context_id,
     absl::Span<const StatusDescriptor> descriptors) {
-  std::vector<char> payload(kStructuredReplyHeaderSize + 4 +
-                            8 * descriptors.size());
+  std::vector<char>& payload = reply->scratch_;
+  payload.resize(kStructuredReplyHeaderSize + 4 + 8 * descriptors.size());
   char* p = payload.data();
   EncodeStructuredReplyHeader(
       p, kReplyFlagDone, kReplyTypeBlockStatus, handle,
@@ -111,8 +113,65 @@ void ReplyWriter::SendBlockStatus(
     EncodeBE32(p + 4, d.flags);
     p += 8;
   }
-  struct iovec iov = {payload.data(), payload.size()};
-  Send(&iov, 1);
+  SetIov(reply, payload.data(), payload.size());
+  Enqueue(reply);
+}
+
+void ReplyWriter::Enqueue(PendingReply* reply) {
+  reply->next_ = nullptr;
+  PendingReply* batch;
+  bool failed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tail_ != nullptr) {
+      tail_->next_ = reply;
+    } else {
+      head_ = reply;
+    }
+    tail_ = reply;
+    if (sending_) return;  // the current sender will pick it up
+    sending_ = true;
+    batch = head_;
+    head_ = tail_ = nullptr;
+    failed = failed_;
+  }
+  for (;;) {
+    bool ok = WriteBatch(batch, failed);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!ok) failed_ = true;
+    failed = failed_;
+    if (head_ == nullptr) {
+      sending_ = false;
+      return;
+    }
+    batch = head_;
+    head_ = tail_ = nullptr;
+  }
+}
+
+bool ReplyWriter::WriteBatch(PendingReply* first, bool failed) {
+  PendingReply* r = first;
+  while (r != nullptr) {
+    // Gather replies until the iovec array is full.
+    PendingReply* stop = r;
+    batch_.clear();
+    while (stop != nullptr &&
+           (batch_.empty() || batch_.size() + stop->iovcnt_ <= kMaxBatchIov)) {
+      const struct iovec* iov = stop->many_ ? stop->many_iov_.data() : stop->iov_;
+      batch_.insert(batch_.end(), iov, iov + stop->iovcnt_);
+      stop = stop->next_;
+    }
+    if (!failed && !transport_->WriteAll(batch_.data(), static_cast<int>(batch_.size())).ok()) {
+      failed = true;
+      transport_->Shutdown();
+    }
+    while (r != stop) {
+      PendingReply* next = r->next_;  // OnSent may recycle r
+      r->OnSent();
+      r = next;
+    }
+  }
+  return !failed;
 }
 
 }  // namespace layerdisk::nbd

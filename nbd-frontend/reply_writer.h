@@ -1,6 +1,9 @@
-// ReplyWriter: encodes transmission-phase replies and sends each one with a
-// single writev under the connection's send mutex, so replies from many
-// workers interleave whole and header and payload leave in one syscall.
+// ReplyWriter: encodes transmission-phase replies and sends them.
+//
+// Replies are queued, not sent under a lock: whichever thread finds the
+// queue idle becomes the sender and writes everything queued meanwhile
+// with one writev, so under load many replies share a syscall and no
+// worker waits for another's send to finish.
 //
 // Thread-safe. After a send fails the writer shuts the transport down (the
 // reader thread then sees the connection end) and drops later replies.
@@ -11,6 +14,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +23,31 @@
 #include "nbd-frontend/transport.h"
 
 namespace layerdisk::nbd {
+
+// One reply on its way out: the bytes to send (which must stay valid until
+// OnSent) and the storage encoding needs. Reused across requests, so its
+// vectors keep their capacity.
+class PendingReply {
+ public:
+  // Called once the reply is written, or dropped after a send failure.
+  virtual void OnSent() = 0;
+
+ protected:
+  ~PendingReply() = default;
+
+ private:
+  friend class ReplyWriter;
+  static constexpr int kInlineIov = 2;
+
+  char header_[kStructuredReplyHeaderSize + 12];
+  struct iovec iov_[kInlineIov];
+  int iovcnt_ = 0;
+  bool many_ = false;                   // iovecs are in many_iov_
+  std::vector<struct iovec> many_iov_;
+  std::vector<char> scratch_;           // chunk headers, block status payload
+  std::string message_;                 // error text
+  PendingReply* next_ = nullptr;
+};
 
 // One content chunk of a structured read reply.
 struct ReadChunk {
@@ -37,29 +66,45 @@ class ReplyWriter {
   ReplyWriter(Transport* transport, bool structured)
       : transport_(transport), structured_(structured) {}
 
+  // Each call queues exactly one reply to request `handle` and ends with
+  // `reply->OnSent()`, possibly on another thread.
+
   // Success without payload (every command but READ and BLOCK_STATUS).
-  void SendOk(uint64_t handle);
+  void SendOk(PendingReply* reply, uint64_t handle);
   // An error reply; structured when negotiated (mandatory for READ).
-  void SendError(uint64_t handle, uint32_t error, std::string_view message);
-  // A whole successful read as one data chunk (or a simple reply).
-  void SendReadData(uint64_t handle, uint64_t offset, const char* data,
-                    uint32_t length);
+  void SendError(PendingReply* reply, uint64_t handle, uint32_t error,
+                 std::string_view message);
+  // A whole successful read as one data chunk (or a simple reply). `data`
+  // must stay valid until OnSent.
+  void SendReadData(PendingReply* reply, uint64_t handle, uint64_t offset,
+                    const char* data, uint32_t length);
   // A successful structured read as data and hole chunks.
   // REQUIRES: structured replies; chunks non-empty.
-  void SendReadChunks(uint64_t handle, absl::Span<const ReadChunk> chunks);
+  void SendReadChunks(PendingReply* reply, uint64_t handle,
+                      absl::Span<const ReadChunk> chunks);
   // REQUIRES: structured replies; descriptors non-empty.
-  void SendBlockStatus(uint64_t handle, uint32_t context_id,
+  void SendBlockStatus(PendingReply* reply, uint64_t handle,
+                       uint32_t context_id,
                        absl::Span<const StatusDescriptor> descriptors);
 
-  bool failed();
-
  private:
-  void Send(struct iovec* iov, int iovcnt);
+  void SetIov(PendingReply* reply, const char* a, size_t a_len,
+              const char* b = nullptr, size_t b_len = 0);
+  void Enqueue(PendingReply* reply);
+  // Writes a batch (or, if `failed`, only drops it); false once the
+  // connection is broken.
+  bool WriteBatch(PendingReply* first, bool failed);
 
   Transport* const transport_;
   const bool structured_;
+
   std::mutex mu_;
-  bool failed_ = false;  // guarded by mu_
+  PendingReply* head_ = nullptr;  // guarded by mu_
+  PendingReply* tail_ = nullptr;  // guarded by mu_
+  bool sending_ = false;          // guarded by mu_
+  bool failed_ = false;           // guarded by mu_
+  // Used only by the thread that set sending_.
+  std::vector<struct iovec> batch_;
 };
 
 }  // namespace layerdisk::nbd

@@ -18,32 +18,34 @@ constexpr size_t kMaxDescriptors = 256 * 1024;
 }  // namespace
 
 void RequestExecutor::ReplyStatus(const RequestHeader& r,
-                                  const absl::Status& status) {
+                                  const absl::Status& status,
+                                  PendingReply* reply) {
   if (status.ok()) {
-    writer_->SendOk(r.handle);
+    writer_->SendOk(reply, r.handle);
     return;
   }
-  writer_->SendError(r.handle, ErrorFromStatus(status, IsWriteCommand(r.type)),
+  writer_->SendError(reply, r.handle, ErrorFromStatus(status, IsWriteCommand(r.type)),
                      std::string_view(status.message().data(),
                                       status.message().size()));
 }
 
-void RequestExecutor::Execute(const RequestHeader& r, char* buffer) {
+void RequestExecutor::Execute(const RequestHeader& r, char* buffer,
+                              PendingReply* reply) {
   const bool fua = (r.flags & kCmdFlagFua) != 0;
   switch (r.type) {
     case kCmdRead:
-      Read(r, buffer);
+      Read(r, buffer, reply);
       return;
     case kCmdWrite:
       wrote_.store(true, std::memory_order_relaxed);
-      ReplyStatus(r, device_->Write(r.offset, absl::Span<const char>(buffer, r.length), fua));
+      ReplyStatus(r, device_->Write(r.offset, absl::Span<const char>(buffer, r.length), fua), reply);
       return;
     case kCmdFlush:
-      ReplyStatus(r, device_->Flush());
+      ReplyStatus(r, device_->Flush(), reply);
       return;
     case kCmdTrim:
       wrote_.store(true, std::memory_order_relaxed);
-      ReplyStatus(r, device_->Trim(r.offset, r.length, fua));
+      ReplyStatus(r, device_->Trim(r.offset, r.length, fua), reply);
       return;
     case kCmdWriteZeroes:
       // BlockDevice::WriteZeroes records zeroes without writing data, so it
@@ -51,32 +53,34 @@ void RequestExecutor::Execute(const RequestHeader& r, char* buffer) {
       // allocation that a thin device is free to decline: the range reads
       // as zeroes either way, which is all the spec requires.
       wrote_.store(true, std::memory_order_relaxed);
-      ReplyStatus(r, device_->WriteZeroes(r.offset, r.length, fua));
+      ReplyStatus(r, device_->WriteZeroes(r.offset, r.length, fua), reply);
       return;
     case kCmdBlockStatus:
-      BlockStatus(r);
+      BlockStatus(r, reply);
       return;
     default:
       // ValidateRequest lets no other command through.
-      writer_->SendError(r.handle, kEinval, "unknown command");
+      writer_->SendError(reply, r.handle, kEinval, "unknown command");
       return;
   }
 }
 
-void RequestExecutor::Read(const RequestHeader& r, char* buffer) {
+void RequestExecutor::Read(const RequestHeader& r, char* buffer,
+                           PendingReply* reply) {
   if (state_.structured_replies && r.length >= min_read_for_holes_ &&
-      (r.flags & kCmdFlagDf) == 0 && ReadSparse(r, buffer)) {
+      (r.flags & kCmdFlagDf) == 0 && ReadSparse(r, buffer, reply)) {
     return;
   }
   absl::Status status = device_->Read(r.offset, absl::Span<char>(buffer, r.length));
   if (!status.ok()) {
-    ReplyStatus(r, status);
+    ReplyStatus(r, status, reply);
     return;
   }
-  writer_->SendReadData(r.handle, r.offset, buffer, r.length);
+  writer_->SendReadData(reply, r.handle, r.offset, buffer, r.length);
 }
 
-bool RequestExecutor::ReadSparse(const RequestHeader& r, char* buffer) {
+bool RequestExecutor::ReadSparse(const RequestHeader& r, char* buffer,
+                                 PendingReply* reply) {
   absl::StatusOr<std::vector<DeviceExtent>> map = device_->Map(r.offset, r.length);
   if (!map.ok()) return false;
   const uint64_t end = r.offset + r.length;
@@ -109,18 +113,18 @@ bool RequestExecutor::ReadSparse(const RequestHeader& r, char* buffer) {
     absl::Status status = device_->Read(
         c.offset, absl::Span<char>(buffer + (c.offset - r.offset), c.length));
     if (!status.ok()) {
-      ReplyStatus(r, status);
+      ReplyStatus(r, status, reply);
       return true;
     }
   }
-  writer_->SendReadChunks(r.handle, chunks);
+  writer_->SendReadChunks(reply, r.handle, chunks);
   return true;
 }
 
-void RequestExecutor::BlockStatus(const RequestHeader& r) {
+void RequestExecutor::BlockStatus(const RequestHeader& r, PendingReply* reply) {
   absl::StatusOr<std::vector<DeviceExtent>> map = device_->Map(r.offset, r.length);
   if (!map.ok()) {
-    ReplyStatus(r, map.status());
+    ReplyStatus(r, map.status(), reply);
     return;
   }
   const uint64_t end = r.offset + r.length;
@@ -145,7 +149,7 @@ void RequestExecutor::BlockStatus(const RequestHeader& r) {
   }
   // "Allocated, contents unknown" is always a truthful answer.
   if (descriptors.empty()) descriptors.push_back({r.length, 0});
-  writer_->SendBlockStatus(r.handle, kBaseAllocationContextId, descriptors);
+  writer_->SendBlockStatus(reply, r.handle, kBaseAllocationContextId, descriptors);
 }
 
 }  // namespace layerdisk::nbd

@@ -26,8 +26,9 @@ class RequestExecutor {
         min_read_for_holes_(min_read_for_holes) {}
 
   // `buffer` holds the payload of a WRITE, or has room for `length` bytes of
-  // a READ.
-  void Execute(const RequestHeader& request, char* buffer);
+  // a READ; it must stay valid until `reply->OnSent()`, which every call
+  // leads to exactly once.
+  void Execute(const RequestHeader& request, char* buffer, PendingReply* reply);
 
   // True once any write-type command has run, so the connection knows
   // whether closing it needs a flush.
@@ -35,12 +36,13 @@ class RequestExecutor {
   BlockDevice& device() { return *device_; }
 
  private:
-  void Read(const RequestHeader& r, char* buffer);
+  void Read(const RequestHeader& r, char* buffer, PendingReply* reply);
   // Reads with zero runs sent as hole chunks. False if the map was
-  // unavailable and nothing was sent.
-  bool ReadSparse(const RequestHeader& r, char* buffer);
-  void BlockStatus(const RequestHeader& r);
-  void ReplyStatus(const RequestHeader& r, const absl::Status& status);
+  // unavailable or showed no holes, and nothing was sent.
+  bool ReadSparse(const RequestHeader& r, char* buffer, PendingReply* reply);
+  void BlockStatus(const RequestHeader& r, PendingReply* reply);
+  void ReplyStatus(const RequestHeader& r, const absl::Status& status,
+                   PendingReply* reply);
 
   const std::shared_ptr<BlockDevice> device_;
   const ExportState state_;

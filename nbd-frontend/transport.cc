@@ -27,8 +27,9 @@ class SocketTransport final : public Transport {
 
   absl::StatusOr<size_t> Read(char* buf, size_t len) override {
     for (;;) {
-      absl::Time deadline = absl::FromUnixNanos(deadline_ns_.load());
-      if (deadline != absl::InfiniteFuture()) {
+      int64_t deadline_ns = deadline_ns_.load(std::memory_order_relaxed);
+      if (deadline_ns != kNoDeadline) {
+        absl::Time deadline = absl::FromUnixNanos(deadline_ns);
         absl::Duration left = deadline - absl::Now();
         if (left <= absl::ZeroDuration())
           return absl::DeadlineExceededError("handshake timed out");
@@ -74,15 +75,17 @@ class SocketTransport final : public Transport {
   void Shutdown() override { shutdown(fd_, SHUT_RDWR); }
 
   void SetReadDeadline(absl::Time deadline) override {
-    deadline_ns_.store(absl::ToUnixNanos(deadline));
+    deadline_ns_.store(deadline == absl::InfiniteFuture()
+                           ? kNoDeadline
+                           : absl::ToUnixNanos(deadline));
   }
 
   int fd() const override { return fd_; }
 
  private:
+  static constexpr int64_t kNoDeadline = INT64_MAX;
   const int fd_;
-  // absl::ToUnixNanos saturates, so InfiniteFuture round-trips.
-  std::atomic<int64_t> deadline_ns_{absl::ToUnixNanos(absl::InfiniteFuture())};
+  std::atomic<int64_t> deadline_ns_{kNoDeadline};
 };
 
 }  // namespace

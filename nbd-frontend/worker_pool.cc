@@ -27,9 +27,13 @@ void WorkerPool::Submit(WorkItem* item) {
       head_ = item;
     }
     tail_ = item;
-    wake = idle_ > 0;
+    // One thread on its way is enough: it wakes the next if it finds more
+    // work queued (see Loop). A burst of small requests then ramps up the
+    // threads it needs instead of waking every sleeper, and a pool that
+    // keeps up never touches the futex.
+    wake = idle_ > waking_ && waking_ == 0;
+    if (wake) ++waking_;
   }
-  // Waking only when someone sleeps keeps a busy pool free of futex calls.
   if (wake) cv_.notify_one();
 }
 
@@ -40,12 +44,16 @@ void WorkerPool::Loop() {
       ++idle_;
       cv_.wait(lock);
       --idle_;
+      if (waking_ > 0) --waking_;
     }
     if (head_ == nullptr) return;  // stopping and drained
     WorkItem* item = head_;
     head_ = item->next_;
     if (head_ == nullptr) tail_ = nullptr;
+    bool wake_next = head_ != nullptr && idle_ > waking_ && waking_ == 0;
+    if (wake_next) ++waking_;
     lock.unlock();
+    if (wake_next) cv_.notify_one();
     item->Run();
     lock.lock();
   }

@@ -43,7 +43,8 @@ class WorkerPool {
   std::condition_variable cv_;
   WorkItem* head_ = nullptr;  // guarded by mu_
   WorkItem* tail_ = nullptr;  // guarded by mu_
-  int idle_ = 0;              // guarded by mu_
+  int idle_ = 0;              // threads waiting on cv_; guarded by mu_
+  int waking_ = 0;            // notified, not yet running; guarded by mu_
   bool stopping_ = false;     // guarded by mu_
   std::vector<std::thread> threads_;
 };
