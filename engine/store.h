@@ -184,6 +184,10 @@ class Store {
   virtual absl::Status WaitForBackgroundWork() = 0;
 };
 
+// The largest volume or layer: far past any desktop disk, and small enough
+// that byte offsets never overflow.
+inline constexpr uint64_t kMaxVolumeSize = uint64_t{1} << 50;  // 1 PiB
+
 // Names of layers, volumes and snapshots: 1-128 characters of [A-Za-z0-9._-],
 // not starting with '.' or '-' (so "VOL@SNAP" and "layer:NAME" stay
 // unambiguous and names are safe as file names).

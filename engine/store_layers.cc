@@ -51,6 +51,8 @@ absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
   RETURN_IF_ERROR(ValidateName("layer", name));
   const uint64_t size = (source.size() + 511) / 512 * 512;
   if (size == 0) return absl::InvalidArgumentError("the image is empty");
+  if (source.size() > kMaxVolumeSize)
+    return absl::InvalidArgumentError("the image is larger than the largest supported (1 PiB)");
   LayerRecord rec;
   {
     absl::MutexLock lock(&mu_);
