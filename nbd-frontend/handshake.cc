@@ -393,7 +393,7 @@ absl::Status Negotiator::HandleStartTls(uint32_t option, std::string_view data) 
   // Bytes sent before our ACK cannot belong to the TLS handshake.
   if (reader_->buffered() != 0)
     return absl::InvalidArgumentError("data after STARTTLS");
-  ASSIGN_OR_RETURN(*transport_, tls_->Upgrade(std::move(*transport_)));
+  ASSIGN_OR_RETURN(*transport_, tls_->Upgrade(std::move(*transport_), deadline_));
   (*transport_)->SetReadDeadline(deadline_);
   reader_->set_transport(transport_->get());
   tls_active_ = true;

@@ -48,8 +48,8 @@ class ExportProvider {
       const std::string& name) = 0;
 };
 
-// Upgrades a connection to TLS after NBD_OPT_STARTTLS. The seam for TLS:
-// the server itself speaks plaintext only.
+// Upgrades a connection to TLS after NBD_OPT_STARTTLS. NewTlsProvider
+// (nbd-frontend/tls.h) makes the OpenSSL one.
 class Transport;
 class TlsProvider {
  public:
@@ -57,9 +57,10 @@ class TlsProvider {
   // When true, every option but STARTTLS and ABORT is refused until TLS is
   // up (the spec's FORCEDTLS mode).
   virtual bool required() const = 0;
-  // Runs the TLS handshake over `plain` and returns the encrypted transport.
+  // Runs the TLS handshake over `plain`, giving up at `deadline`, and
+  // returns the encrypted transport.
   virtual absl::StatusOr<std::unique_ptr<Transport>> Upgrade(
-      std::unique_ptr<Transport> plain) = 0;
+      std::unique_ptr<Transport> plain, absl::Time deadline) = 0;
 };
 
 struct NbdServerOptions {

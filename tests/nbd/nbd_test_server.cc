@@ -4,6 +4,8 @@
 //   nbd_test_server --listen unix:PATH --listen tcp:127.0.0.1:0
 //       --export NAME=FILE[:ro][:slow] [--handshake-timeout SECONDS]
 //       [--max-connections N] [--workers N]
+//       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] [--tls-psk FILE]
+//       [--tls-require yes]
 //
 // Prints "listening on ADDRESS" for each address once serving, then runs
 // until SIGINT or SIGTERM. ":slow" makes reads that touch the first 4 KiB
@@ -31,6 +33,7 @@
 #include "common/env.h"
 #include "common/status_macros.h"
 #include "nbd-frontend/nbd_server.h"
+#include "nbd-frontend/tls.h"
 
 namespace layerdisk {
 namespace {
@@ -179,13 +182,16 @@ int Usage(const char* why) {
   fprintf(stderr,
           "nbd_test_server: %s\nusage: nbd_test_server --listen unix:PATH|tcp:HOST:PORT ... "
           "--export NAME=FILE[:ro][:slow] ... [--handshake-timeout SECONDS] "
-          "[--max-connections N] [--workers N]\n",
+          "[--max-connections N] [--workers N] [--tls-cert PEM --tls-key PEM] "
+          "[--tls-ca PEM] [--tls-psk FILE] [--tls-require yes]\n",
           why);
   return 2;
 }
 
 int Main(int argc, char** argv) {
   NbdServerOptions options;
+  TlsOptions tls_options;
+  bool tls = false;
   std::map<std::string, ExportSpec> specs;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -213,6 +219,16 @@ int Main(int argc, char** argv) {
       if (!absl::SimpleAtoi(value, &options.max_connections)) return Usage("bad count");
     } else if (arg == "--workers") {
       if (!absl::SimpleAtoi(value, &options.worker_threads)) return Usage("bad count");
+    } else if (arg == "--tls-cert") {
+      tls_options.cert_file = value, tls = true;
+    } else if (arg == "--tls-key") {
+      tls_options.key_file = value, tls = true;
+    } else if (arg == "--tls-ca") {
+      tls_options.ca_file = value, tls = true;
+    } else if (arg == "--tls-psk") {
+      tls_options.psk_file = value, tls = true;
+    } else if (arg == "--tls-require") {
+      tls_options.required = value == "yes";
     } else {
       return Usage(("unknown option " + arg).c_str());
     }
@@ -227,6 +243,16 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  std::unique_ptr<TlsProvider> tls_provider;
+  if (tls) {
+    absl::StatusOr<std::unique_ptr<TlsProvider>> provider = NewTlsProvider(tls_options);
+    if (!provider.ok()) {
+      fprintf(stderr, "nbd_test_server: %s\n", provider.status().ToString().c_str());
+      return 1;
+    }
+    tls_provider = *std::move(provider);
+    options.tls = tls_provider.get();
+  }
   FileExports exports(std::move(specs));
   absl::StatusOr<std::unique_ptr<NbdServer>> server = NbdServer::Start(&exports, options);
   if (!server.ok()) {
