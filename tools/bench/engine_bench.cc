@@ -408,9 +408,14 @@ int main(int argc, char** argv) {
   CLI::App app("engine_bench: layerdisk volume I/O beside a plain file", "engine_bench");
   app.add_option("--dir", config.parent_dir, "Where the temporary store goes (same disk as the peer)")
       ->capture_default_str();
-  app.add_option("--size-mib", config.size_mib, "Image and volume size")->capture_default_str();
-  app.add_option("--repeats", config.repeats, "Timed runs per figure (>= 5)")->capture_default_str();
+  app.add_option("--size-mib", config.size_mib, "Image and volume size")
+      ->check(CLI::Range(4, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--repeats", config.repeats, "Timed runs per figure (medians need >= 5)")
+      ->check(CLI::Range(5, 1000))
+      ->capture_default_str();
   app.add_option("--random-ops", config.random_ops, "4 KiB I/Os per random run")
+      ->check(CLI::Range(1, 1 << 30))
       ->capture_default_str();
   try {
     app.parse(argc, argv);
