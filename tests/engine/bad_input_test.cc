@@ -127,8 +127,28 @@ TEST_F(BadInputTest, BadSizes) {
   EXPECT_EQ(store_->CreateVolume("nosize", {}, std::nullopt).status().code(),
             StatusCode::kInvalidArgument);
   // So large that byte offsets overflow.
-  EXPECT_FALSE(store_->CreateVolume("huge", {}, UINT64_MAX).ok());
-  EXPECT_FALSE(store_->CreateVolume("huge2", {"base"}, UINT64_MAX - 511).ok());
+  EXPECT_EQ(store_->CreateVolume("huge", {}, UINT64_MAX).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_->CreateVolume("huge2", {"base"}, UINT64_MAX - 511).status().code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreateVolume("huge3", {}, kMaxVolumeSize + 512)
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  // The documented maximum itself works, to its last byte.
+  auto max = store_->CreateVolume("max", {"base"}, kMaxVolumeSize);
+  ASSERT_TRUE(max.ok()) << max.status();
+  {
+    auto dev = store_->OpenVolume("max");
+    ASSERT_TRUE(dev.ok()) << dev.status();
+    std::string data(4096, 'm'), got(4096, '\0');
+    LD_ASSERT_OK((*dev)->Write(kMaxVolumeSize - 4096, data, true));
+    LD_ASSERT_OK((*dev)->Read(kMaxVolumeSize - 4096, absl::MakeSpan(got)));
+    EXPECT_EQ(got, data);
+    LD_ASSERT_OK((*dev)->Read(kMiB, absl::MakeSpan(got)));  // past the layer
+    EXPECT_EQ(got, std::string(4096, '\0'));
+  }
   // store.h does not require a multiple of 512: either refused, or every byte
   // of it works.
   auto odd = store_->CreateVolume("odd", {}, 1000);
@@ -149,7 +169,7 @@ TEST_F(BadInputTest, BadSizes) {
     EXPECT_EQ((*dev)->Read(999, absl::MakeSpan(got.data(), 2)).code(),
               StatusCode::kInvalidArgument);
   }
-  for (const char* name : {"zero", "nosize", "huge", "huge2"})
+  for (const char* name : {"zero", "nosize", "huge", "huge2", "huge3"})
     EXPECT_EQ(store_->GetVolume(name).status().code(), StatusCode::kNotFound)
         << name << " was left behind";
   ExpectVolumeIntact();

@@ -255,6 +255,22 @@ class CrashWorkload {
                       << "content nor a later acknowledged write; first: "
                       << first_bad << Context();
     RETURN_IF_FATAL(VerifySnapshots());
+    // Sealing what the crash left frozen must not change what anything reads.
+    if (rng_.OneIn(2)) {
+      absl::Status wait = store_->WaitForBackgroundWork();
+      ASSERT_TRUE(wait.ok()) << "WaitForBackgroundWork after power cut: "
+                             << wait << Context();
+      RETURN_IF_FATAL(VerifySnapshots());
+      std::string again(image.size(), '\0');
+      st = dev->Read(0, absl::MakeSpan(again));
+      ASSERT_TRUE(st.ok()) << st << Context();
+      ASSERT_TRUE(again == image)
+          << "the volume changed when frozen heads were sealed after the "
+          << "power cut: "
+          << testing_util::FirstDifference(image.data(), again.data(),
+                                           image.size(), 0)
+          << Context();
+    }
   }
 
   std::string DescribeBadSector(uint64_t s, const char* got) const {

@@ -387,6 +387,11 @@ class Kill9Run {
         << absl::StrJoin(missing, ", ") << Context();
     for (auto it = completed_imports_.begin(); it != completed_imports_.end();)
       it = present.count(*it) ? std::next(it) : completed_imports_.erase(it);
+    std::cout << absl::StrFormat(
+                     "  verified: fsck clean, %d sectors, %d snapshots, %d "
+                     "imported layers",
+                     kSectors, expected_snapshots_.size(), present.size())
+              << std::endl;
   }
 
   std::string Context() const {
