@@ -89,6 +89,9 @@ class ReferenceWorkload {
     LD_ASSERT_OK(store_->WaitForBackgroundWork());
     RETURN_IF_FATAL(CompareEverything("after final WaitForBackgroundWork"));
     RETURN_IF_FATAL(CheckFsck());
+    std::vector<std::string> summary;
+    for (const auto& [op, n] : counts_) summary.push_back(absl::StrCat(op, "=", n));
+    std::cout << "  ops: " << absl::StrJoin(summary, " ") << std::endl;
   }
 
  private:
@@ -590,6 +593,7 @@ class ReferenceWorkload {
 
   // --- Diagnostics ---------------------------------------------------------
   void Log(const std::string& line) {
+    counts_[line.substr(0, line.find(' '))]++;
     history_.push_back(absl::StrFormat("#%d %s", op_index_, line));
     if (history_.size() > 40) history_.pop_front();
   }
@@ -612,6 +616,7 @@ class ReferenceWorkload {
   int next_id_ = 1;
   int op_index_ = -1;
   std::deque<std::string> history_;
+  std::map<std::string, int> counts_;
 };
 
 TEST(ReferenceModelTest, RandomWorkload4K) {
