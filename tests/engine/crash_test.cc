@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -121,20 +122,21 @@ class CrashWorkload {
     ASSERT_TRUE(dev_or.ok()) << dev_or.status() << Context();
     std::shared_ptr<BlockDevice> dev = std::move(dev_or).value();
     const int ops = static_cast<int>(rng_.Range(1, 80));
-    for (int i = 0; i < ops; ++i) RETURN_IF_FATAL(Op(*dev, /*after_cut=*/false));
+    for (int i = 0; i < ops; ++i) RETURN_IF_FATAL(Op(dev, /*after_cut=*/false));
     history_.push_back(absl::StrFormat("round %d: power cut after %d ops",
                                        round_, ops));
     fault_env_.SetActive(false);
     // A few requests after the cut: whatever they report is believed.
     const int after = static_cast<int>(rng_.Uniform(4));
-    for (int i = 0; i < after; ++i) RETURN_IF_FATAL(Op(*dev, /*after_cut=*/true));
+    for (int i = 0; i < after; ++i) RETURN_IF_FATAL(Op(dev, /*after_cut=*/true));
     dev.reset();
     store_.reset();  // its flush fails: expected
     absl::Status st = fault_env_.DropUnsyncedData();
     ASSERT_TRUE(st.ok()) << st;
   }
 
-  void Op(BlockDevice& dev, bool after_cut) {
+  void Op(std::shared_ptr<BlockDevice>& dev_ptr, bool after_cut) {
+    BlockDevice& dev = *dev_ptr;
     const uint64_t nsec = sectors_.size();
     uint64_t dice = rng_.Uniform(100);
     if (dice < 60) {
@@ -171,8 +173,45 @@ class CrashWorkload {
       if (!after_cut) ASSERT_TRUE(st.ok()) << st << Context();
       if (st.ok()) MakeAllDurable();
     } else if (!after_cut) {
-      RETURN_IF_FATAL(Snapshot());
+      if (!snapshots_.empty() && rng_.OneIn(3)) {
+        RETURN_IF_FATAL(Rollback(dev_ptr));
+      } else {
+        RETURN_IF_FATAL(Snapshot());
+      }
     }
+  }
+
+  // A rollback is durable when it returns: the volume reads exactly as the
+  // snapshot did, whatever was written since.
+  void Rollback(std::shared_ptr<BlockDevice>& dev) {
+    auto it = snapshots_.begin();
+    std::advance(it, rng_.Uniform(snapshots_.size()));
+    const std::string name = it->first;
+    bool release = rng_.OneIn(2);
+    if (release) dev.reset();
+    absl::Status st = store_->RollbackSnapshot("vol", name, /*force=*/!release);
+    history_.push_back(absl::StrFormat("round %d: rollback to %s (force %d) -> %s",
+                                       round_, name, !release, st.ToString()));
+    ASSERT_TRUE(st.ok()) << st << Context();
+    const std::vector<uint32_t>& ids = snapshots_[name];
+    for (size_t i = 0; i < sectors_.size(); ++i) {
+      sectors_[i].durable = ids[i];
+      sectors_[i].later.clear();
+    }
+    // Snapshots newer than the target may go (store.h leaves it open).
+    auto list = store_->ListSnapshots("vol");
+    ASSERT_TRUE(list.ok()) << list.status() << Context();
+    std::set<std::string> listed;
+    for (const auto& sn : *list) listed.insert(sn.name);
+    for (auto s = snapshots_.begin(); s != snapshots_.end();) {
+      if (listed.count(s->first)) { ++s; continue; }
+      ASSERT_GT(s->first, name) << "rollback removed older snapshot "
+                                << s->first << Context();
+      s = snapshots_.erase(s);
+    }
+    auto reopened = store_->OpenVolume("vol");
+    ASSERT_TRUE(reopened.ok()) << reopened.status() << Context();
+    dev = std::move(reopened).value();
   }
 
   void Acknowledge(uint64_t first, uint64_t count, uint32_t id, bool fua) {
