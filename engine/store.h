@@ -184,9 +184,10 @@ class Store {
   virtual absl::Status WaitForBackgroundWork() = 0;
 };
 
-// The largest volume or layer: far past any desktop disk, and small enough
-// that byte offsets never overflow.
-inline constexpr uint64_t kMaxVolumeSize = uint64_t{1} << 50;  // 1 PiB
+// The largest volume or layer. A writable head keeps block b at offset
+// b * chunk_size of a sparse file, and ext4 ends a file at 16 TiB: 8 TiB
+// keeps clear of that (and of any offset overflow), far past any desktop.
+inline constexpr uint64_t kMaxVolumeSize = uint64_t{8} << 40;  // 8 TiB
 
 // Names of layers, volumes and snapshots: 1-128 characters of [A-Za-z0-9._-],
 // not starting with '.' or '-' (so "VOL@SNAP" and "layer:NAME" stay

@@ -52,7 +52,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
   const uint64_t size = (source.size() + 511) / 512 * 512;
   if (size == 0) return absl::InvalidArgumentError("the image is empty");
   if (source.size() > kMaxVolumeSize)
-    return absl::InvalidArgumentError("the image is larger than the largest supported (1 PiB)");
+    return absl::InvalidArgumentError("the image is larger than the largest supported (8 TiB)");
   LayerRecord rec;
   {
     absl::MutexLock lock(&mu_);

@@ -120,7 +120,7 @@ absl::StatusOr<VolumeInfo> StoreImpl::CreateVolume(
         "a volume needs a size: give --size or at least one layer");
   if (rec.size > kMaxVolumeSize)
     return absl::InvalidArgumentError(absl::StrFormat(
-        "volume size %d is larger than the largest supported (1 PiB)", rec.size));
+        "volume size %d is larger than the largest supported (8 TiB)", rec.size));
   if (rec.size % 512 != 0)
     return absl::InvalidArgumentError(absl::StrFormat(
         "volume size %d is not a multiple of 512 bytes", rec.size));
