@@ -7,8 +7,10 @@
 //   snapshot <name> <i>  CreateSnapshot returned OK after write i
 //   deleted-snapshot <name>
 //   begin-import <name> / imported <name> / deleted-layer <name>
+//   begin-seal <name> / sealed <name>
 //
-// Usage: crash_writer DIR MODE SEED ROUND    (MODE: writes|snapshots|import)
+// Usage: crash_writer DIR MODE SEED ROUND
+//   MODE: writes|snapshots|import|seal
 // Exits 0 only when it runs out of iterations; 1 on any engine error.
 #include <cstdio>
 #include <cstdlib>
@@ -105,6 +107,36 @@ int RunImports(Store& store, uint64_t seed, int round) {
   return 0;
 }
 
+// Seals the volume again and again (the volume does not change meanwhile).
+int RunSeals(Store& store, int round) {
+  for (uint64_t n = 0; n < 1000; ++n) {
+    std::string name = absl::StrFormat("seal-%d-%d", round, n);
+    Say("begin-seal " + name);
+    auto r = store.SealVolume(kVolume, name);
+    if (!r.ok()) return Fail("seal " + name, r.status());
+    Say("sealed " + name);
+    auto layers = store.ListLayers();
+    if (!layers.ok()) return Fail("list layers", layers.status());
+    int sealed = 0;
+    std::string oldest;
+    for (const auto& l : *layers) {
+      if (l.name.rfind("seal-", 0) != 0) continue;
+      if (sealed++ == 0) oldest = l.name;
+    }
+    if (sealed > 2) {
+      absl::Status st = store.DeleteLayer(oldest);
+      if (!st.ok()) return Fail("delete layer " + oldest, st);
+      Say("deleted-layer " + oldest);
+      if (n % 3 == 2) {
+        auto gc = store.Gc();
+        if (!gc.ok()) return Fail("gc", gc.status());
+        Say("gc");
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace layerdisk
 
@@ -126,6 +158,7 @@ int main(int argc, char** argv) {
   if (mode == "snapshots")
     return layerdisk::RunWrites(**store, seed, round, true);
   if (mode == "import") return layerdisk::RunImports(**store, seed, round);
+  if (mode == "seal") return layerdisk::RunSeals(**store, round);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

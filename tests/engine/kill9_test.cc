@@ -169,7 +169,8 @@ class Kill9Run {
         log->last_begun = n;
       if (w[0] == "flushed" && w.size() == 2 && absl::SimpleAtoi(w[1], &n))
         log->last_flushed = n;
-      if (w[0] == "imported" && w.size() == 2) log->imported.push_back(w[1]);
+      if ((w[0] == "imported" || w[0] == "sealed") && w.size() == 2)
+        log->imported.push_back(w[1]);
       if (w[0] == "deleted-layer" && w.size() == 2)
         log->deleted_layers.push_back(w[1]);
       log->lines.emplace_back(line);
@@ -343,7 +344,13 @@ class Kill9Run {
     auto layers = store->ListLayers();
     ASSERT_TRUE(layers.ok()) << layers.status() << Context();
     std::set<std::string> present;
+    round_start_.push_back(at_start);
     for (const auto& l : *layers) {
+      if (l.name.rfind("seal-", 0) == 0) {
+        present.insert(l.name);
+        RETURN_IF_FATAL(VerifySealedLayer(*store, l.name));
+        continue;
+      }
       if (l.name.rfind("imp-", 0) != 0) continue;
       present.insert(l.name);
       int r = -1;
@@ -375,9 +382,14 @@ class Kill9Run {
     // between "imported" and "deleted-layer" may take one more away.
     int may_vanish = 0;
     for (auto it = log.lines.rbegin(); it != log.lines.rend(); ++it) {
-      if (it->rfind("imported ", 0) == 0) { may_vanish = 1; break; }
+      if (it->rfind("imported ", 0) == 0 || it->rfind("sealed ", 0) == 0) {
+        may_vanish = 1;
+        break;
+      }
       if (it->rfind("deleted-layer ", 0) == 0 ||
-          it->rfind("begin-import ", 0) == 0) break;
+          it->rfind("begin-import ", 0) == 0 ||
+          it->rfind("begin-seal ", 0) == 0)
+        break;
     }
     std::vector<std::string> missing;
     for (const auto& name : completed_imports_)
@@ -389,9 +401,39 @@ class Kill9Run {
       it = present.count(*it) ? std::next(it) : completed_imports_.erase(it);
     std::cout << absl::StrFormat(
                      "  verified: fsck clean, %d sectors, %d snapshots, %d "
-                     "imported layers",
+                     "imported or sealed layers",
                      kSectors, expected_snapshots_.size(), present.size())
               << std::endl;
+  }
+
+  // base + a layer sealed in round r compose to the volume as it was during
+  // round r (seal rounds do not write).
+  void VerifySealedLayer(Store& store, const std::string& name) {
+    int r = -1;
+    uint64_t n = 0;
+    ASSERT_EQ(std::sscanf(name.c_str(), "seal-%d-%lu", &r,
+                          reinterpret_cast<unsigned long*>(&n)),
+              2);
+    ASSERT_LT(r, static_cast<int>(round_start_.size()));
+    const std::string check = "check-" + name;
+    auto vol = store.CreateVolume(check, {"base", name}, kVolumeSize);
+    ASSERT_TRUE(vol.ok()) << vol.status() << Context();
+    {
+      auto dev = store.OpenVolume(check);
+      ASSERT_TRUE(dev.ok()) << dev.status() << Context();
+      std::string image(kVolumeSize, '\0'), want(kSector, '\0');
+      absl::Status st = (*dev)->Read(0, absl::MakeSpan(image));
+      ASSERT_TRUE(st.ok()) << st << Context();
+      for (uint64_t s = 0; s < kSectors; ++s) {
+        Fill(round_start_[r][s], s, want.data());
+        ASSERT_TRUE(std::memcmp(image.data() + s * kSector, want.data(),
+                                kSector) == 0)
+            << "base + sealed layer " << name << " differs from the volume "
+            << "it was sealed from at sector " << s << Context();
+      }
+    }
+    absl::Status st = store.DeleteVolume(check, /*force=*/false);
+    ASSERT_TRUE(st.ok()) << st << Context();
   }
 
   std::string Context() const {
@@ -407,6 +449,7 @@ class Kill9Run {
   std::vector<SectorHistory> sectors_;
   std::map<std::string, std::vector<uint64_t>> expected_snapshots_;
   std::set<std::string> completed_imports_;
+  std::vector<std::vector<uint64_t>> round_start_;  // volume ids per round
   int round_ = 0;
   std::string mode_;
 };
@@ -426,6 +469,15 @@ TEST(Kill9Test, SnapshotsSurviveSigkill) {
     Kill9Run run(seed);
     run.Run({"snapshots", "snapshots", "writes", "snapshots", "snapshots",
              "snapshots"});
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(Kill9Test, SealsSurviveSigkill) {
+  for (uint64_t seed : testing_util::TestSeeds({24})) {
+    AnnounceSeed(seed);
+    Kill9Run run(seed);
+    run.Run({"writes", "seal", "seal", "snapshots", "seal", "writes", "seal"});
     if (HasFatalFailure()) return;
   }
 }
