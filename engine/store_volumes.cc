@@ -59,8 +59,8 @@ absl::Status StoreImpl::EvictVolume(const std::string& name, bool force,
   }
   if (users > 0 && !force)
     return absl::FailedPreconditionError(absl::StrFormat(
-        "volume '%s' is in use (%d open handle%s); use --force to disconnect",
-        name, users, users == 1 ? "" : "s"));
+        "volume '%s' is in use (a connected client or an open file); use "
+        "--force to disconnect it", name));
   v->Detach(why);
   open_volumes_.erase(name);
   return absl::OkStatus();

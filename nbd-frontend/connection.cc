@@ -42,7 +42,14 @@ class Connection::Request final : public WorkItem, public PendingReply {
  public:
   explicit Request(Connection* connection) : connection_(connection) {}
 
-  void Run() override { connection_->executor_->Execute(header, buffer.get(), this); }
+  void Run() override {
+    RequestExecutor& executor = *connection_->executor_;
+    executor.Execute(header, buffer.get(), this);
+    // The volume was deleted or rolled back under this client (a forced
+    // management command): nothing it sends can succeed any more, so end
+    // the connection once its replies are out.
+    if (executor.device_gone()) connection_->Shutdown(false);
+  }
   void OnSent() override { connection_->ReleaseRequest(this); }
 
   RequestHeader header;
@@ -72,6 +79,11 @@ void Connection::Shutdown(bool hard) {
   if (!closed_) shutdown(fd_, hard ? SHUT_RDWR : SHUT_RD);
 }
 
+std::string Connection::export_name() const {
+  std::lock_guard<std::mutex> lock(transport_mu_);
+  return export_name_;
+}
+
 void Connection::Run() {
   context_->log(absl::StrFormat("nbd[%d]: connect from %s", id_, peer_));
   absl::Time start = absl::Now();
@@ -84,6 +96,10 @@ void Connection::Run() {
     why = negotiated.status();
   } else {
     export_ = *std::move(negotiated);
+    {
+      std::lock_guard<std::mutex> lock(transport_mu_);
+      export_name_ = export_.name;
+    }
     writer_ = std::make_unique<ReplyWriter>(transport_.get(),
                                             export_.state.structured_replies);
     executor_ = std::make_unique<RequestExecutor>(

@@ -46,6 +46,8 @@ class Connection {
   // Stops reading requests; those in flight still get their replies. With
   // `hard`, also fails sends, for clients that stopped reading.
   void Shutdown(bool hard);
+  // The export this client negotiated; empty during the handshake.
+  std::string export_name() const;
 
  private:
   class Request;
@@ -70,9 +72,10 @@ class Connection {
   // Shutdown() acts on the socket itself, which stays the same when TLS
   // wraps it, so it need not race with the handshake replacing transport_.
   const int fd_;
-  std::mutex transport_mu_;
+  mutable std::mutex transport_mu_;
   std::unique_ptr<Transport> transport_;
   bool closed_ = false;     // guarded by transport_mu_; fd_ no longer ours
+  std::string export_name_;  // guarded by transport_mu_
 
   NegotiatedExport export_;
   std::unique_ptr<ReplyWriter> writer_;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
@@ -44,6 +45,7 @@ class NbdServerImpl final : public NbdServer {
   absl::Status Init();
   std::vector<std::string> addresses() const override;
   int connection_count() const override;
+  int DisconnectClients(const std::function<bool(std::string_view)>& match) override;
   void Stop() override;
 
  private:
@@ -56,6 +58,10 @@ class NbdServerImpl final : public NbdServer {
   void Accept(const nbd::Listener& listener);
   // Joins the threads of connections that have ended.
   void ReapFinished();
+  // Shuts down `ids` gently, then hard after kStopGrace, and waits until
+  // each has finished.
+  void ShutdownAndWait(const std::vector<uint64_t>& ids,
+                       std::unique_lock<std::mutex>& lock);
 
   const NbdServerOptions options_;
   nbd::ServerContext context_;
@@ -174,6 +180,42 @@ void NbdServerImpl::ReapFinished() {
   for (Slot& slot : done) slot.thread.join();
 }
 
+void NbdServerImpl::ShutdownAndWait(const std::vector<uint64_t>& ids,
+                                    std::unique_lock<std::mutex>& lock) {
+  // A finished connection stays in connections_ until ReapFinished joins
+  // it, which only the accept thread or Stop() does, after this returns.
+  auto all_done = [&] {
+    for (uint64_t id : ids) {
+      if (connections_.count(id) != 0 &&
+          std::find(finished_.begin(), finished_.end(), id) == finished_.end())
+        return false;
+    }
+    return true;
+  };
+  for (uint64_t id : ids) connections_.at(id).connection->Shutdown(false);
+  if (finished_cv_.wait_for(lock, absl::ToChronoSeconds(kStopGrace), all_done)) return;
+  for (uint64_t id : ids) {
+    auto it = connections_.find(id);
+    if (it != connections_.end()) it->second.connection->Shutdown(true);
+  }
+  finished_cv_.wait(lock, all_done);
+}
+
+int NbdServerImpl::DisconnectClients(const std::function<bool(std::string_view)>& match) {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::vector<uint64_t> ids;
+  for (auto& [id, slot] : connections_) {
+    if (std::find(finished_.begin(), finished_.end(), id) != finished_.end()) continue;
+    std::string name = slot.connection->export_name();
+    if (!name.empty() && match(name)) ids.push_back(id);
+  }
+  if (ids.empty()) return 0;
+  context_.log(absl::StrFormat("nbd: disconnecting %d client%s", ids.size(),
+                               ids.size() == 1 ? "" : "s"));
+  ShutdownAndWait(ids, lock);
+  return static_cast<int>(ids.size());
+}
+
 void NbdServerImpl::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -193,12 +235,9 @@ void NbdServerImpl::Stop() {
   }
   {
     std::unique_lock<std::mutex> lock(mu_);
-    for (auto& [id, slot] : connections_) slot.connection->Shutdown(false);
-    auto all_done = [this] { return finished_.size() == connections_.size(); };
-    if (!finished_cv_.wait_for(lock, absl::ToChronoSeconds(kStopGrace), all_done)) {
-      for (auto& [id, slot] : connections_) slot.connection->Shutdown(true);
-      finished_cv_.wait(lock, all_done);
-    }
+    std::vector<uint64_t> all;
+    for (auto& [id, slot] : connections_) all.push_back(id);
+    ShutdownAndWait(all, lock);
   }
   ReapFinished();
   pool_.reset();

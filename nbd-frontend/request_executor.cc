@@ -24,6 +24,8 @@ void RequestExecutor::ReplyStatus(const RequestHeader& r,
     writer_->SendOk(reply, r.handle);
     return;
   }
+  if (status.code() == absl::StatusCode::kAborted)
+    device_gone_.store(true, std::memory_order_relaxed);
   writer_->SendError(reply, r.handle, ErrorFromStatus(status, IsWriteCommand(r.type)),
                      std::string_view(status.message().data(),
                                       status.message().size()));

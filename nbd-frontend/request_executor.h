@@ -33,6 +33,9 @@ class RequestExecutor {
   // True once any write-type command has run, so the connection knows
   // whether closing it needs a flush.
   bool wrote() const { return wrote_.load(std::memory_order_relaxed); }
+  // True once the device has answered Aborted: it was detached (its volume
+  // deleted or rolled back by force) and will fail every further request.
+  bool device_gone() const { return device_gone_.load(std::memory_order_relaxed); }
   BlockDevice& device() { return *device_; }
 
  private:
@@ -49,6 +52,7 @@ class RequestExecutor {
   ReplyWriter* const writer_;
   const uint32_t min_read_for_holes_;
   std::atomic<bool> wrote_{false};
+  std::atomic<bool> device_gone_{false};
 };
 
 }  // namespace layerdisk::nbd

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -44,7 +45,14 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   StoreOptions options;
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(ctx.store_dir, options));
 
-  ControlService control_service(store.get());
+  // A forced delete or rollback disconnects the volume's NBD clients first.
+  // The NBD server starts after the control socket, so the hook finds it
+  // through an atomic that stays null until then.
+  std::atomic<NbdServer*> nbd_server{nullptr};
+  ControlService control_service(
+      store.get(), [&nbd_server](const std::function<bool(std::string_view)>& match) {
+        if (NbdServer* server = nbd_server.load()) server->DisconnectClients(match);
+      });
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + control, grpc::InsecureServerCredentials());
   builder.RegisterService(&control_service);
@@ -67,6 +75,7 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
     return nbd.status();
   }
 
+  nbd_server.store(nbd->get());
   std::printf("layerdisk: serving %s\n", ctx.store_dir.c_str());
   for (const std::string& a : (*nbd)->addresses()) std::printf("  nbd      %s\n", a.c_str());
   std::printf("  control  unix:%s\n", control.c_str());
@@ -76,6 +85,7 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "layerdisk: %s received, stopping\n", strsignal(signal_number));
   (*nbd)->Stop();  // flushes every device that was written
+  nbd_server.store(nullptr);
   grpc_server->Shutdown();
   ::unlink(control.c_str());
   for (const std::string& a : nbd_options.listen)

@@ -104,6 +104,14 @@ void ControlService::Forget(const std::string& name) {
   for (auto& dev : closing) (void)dev->Flush();  // keep acknowledged writes
 }
 
+void ControlService::DisconnectForForce(const std::string& volume, bool and_snapshots) {
+  if (!disconnect_) return;
+  const std::string snapshot_prefix = volume + "@";
+  disconnect_([&](std::string_view name) {
+    return name == volume || (and_snapshots && name.rfind(snapshot_prefix, 0) == 0);
+  });
+}
+
 grpc::Status ControlService::ImportLayer(grpc::ServerContext*,
                                          grpc::ServerReader<v1::ImportChunk>* reader,
                                          v1::ImportResult* out) {
@@ -159,6 +167,7 @@ grpc::Status ControlService::GetVolume(grpc::ServerContext*, const v1::NameReque
 }
 
 grpc::Status ControlService::DeleteVolume(grpc::ServerContext*, const v1::DeleteRequest* in, v1::Empty*) {
+  if (in->force()) DisconnectForForce(in->name(), /*and_snapshots=*/true);
   Forget(in->name());
   return ToGrpc(store_->DeleteVolume(in->name(), in->force()));
 }
@@ -186,6 +195,7 @@ grpc::Status ControlService::ListSnapshots(grpc::ServerContext*, const v1::NameR
 
 grpc::Status ControlService::RollbackSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in,
                                               v1::Empty*) {
+  if (in->force()) DisconnectForForce(in->volume(), /*and_snapshots=*/false);
   Forget(in->volume());
   return ToGrpc(store_->RollbackSnapshot(in->volume(), in->name(), in->force()));
 }

@@ -6,9 +6,11 @@
 #ifndef LAYERDISK_TOOLS_CONTROL_CONTROL_SERVICE_H_
 #define LAYERDISK_TOOLS_CONTROL_CONTROL_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/synchronization/mutex.h"
 #include "engine/store.h"
@@ -19,10 +21,18 @@ namespace layerdisk {
 // The control socket of the store in `store_dir`.
 std::string ControlSocketPath(const std::string& store_dir);
 
+// Cuts off the frontends' clients of every export `match` accepts and
+// returns once they are gone.
+using DisconnectClientsFn =
+    std::function<void(const std::function<bool(std::string_view)>& match)>;
+
 class ControlService final : public v1::Control::Service {
  public:
-  // `store` must outlive the service.
-  explicit ControlService(Store* store) : store_(store) {}
+  // `store` must outlive the service. `disconnect`, if set, is called
+  // before a forced delete or rollback so that connected clients are
+  // disconnected first rather than left failing every request.
+  explicit ControlService(Store* store, DisconnectClientsFn disconnect = nullptr)
+      : store_(store), disconnect_(std::move(disconnect)) {}
 
   grpc::Status ImportLayer(grpc::ServerContext*, grpc::ServerReader<v1::ImportChunk>* reader,
                            v1::ImportResult* out) override;
@@ -62,7 +72,12 @@ class ControlService final : public v1::Control::Service {
   // as a volume or snapshot name, or equals `name`.
   void Forget(const std::string& volume_or_device);
 
+  // Before a forced change to `volume`: disconnects clients of the volume,
+  // and with `and_snapshots` those of its snapshots too.
+  void DisconnectForForce(const std::string& volume, bool and_snapshots);
+
   Store* const store_;
+  const DisconnectClientsFn disconnect_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<BlockDevice>> devices_ ABSL_GUARDED_BY(mu_);
 };
