@@ -38,6 +38,8 @@ ld snapshot rollback desk one | grep -q "rolled volume desk back"
 ld export desk after.img >/dev/null
 cmp one.img after.img || fail "rollback to one did not restore it"
 
+ld snapshot rollback desk one --force --json >rb.json
+[[ $(json rb.json 'd["rolled_back_to"]') == one ]] || fail "rollback JSON"
 expect_fail 3 snapshot rollback desk nosuch
 expect_fail 3 snapshot create nosuch s
 expect_fail 4 snapshot create desk one

@@ -68,5 +68,6 @@ expect_fail 3 export desk "$WORK/nodir/x.img"
 [[ -z $(ls "$WORK" | grep '\.tmp-' || true) ]] || fail "temporary export file left behind"
 
 ld volume delete copy | grep -q "deleted volume copy"
+ld volume delete big --force >/dev/null
 expect_fail 3 volume show copy
 echo PASS
