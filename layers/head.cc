@@ -24,12 +24,14 @@ absl::StatusOr<std::shared_ptr<Head>> Head::Open(
     if (!ParseMapKey({it->key().data(), it->key().size()}, &layer_id, &page))
       return absl::DataLossError(
           absl::StrFormat("head %d has a malformed map key", id));
-    // A writable head cannot serve reads of blocks whose state is lost, and
-    // cannot guess: the volume refuses to open (fsck names the page).
-    ASSIGN_OR_RETURN(BlockStates states,
-                     DecodeHeadPage(id, page, {it->value().data(), it->value().size()}));
-    head->data_blocks_ += states.Count(BlockKind::kData);
-    head->pages_.emplace(page, states);
+    absl::StatusOr<BlockStates> states =
+        DecodeHeadPage(id, page, {it->value().data(), it->value().size()});
+    if (!states.ok()) {
+      head->damaged_.emplace(page, states.status());
+      continue;
+    }
+    head->data_blocks_ += states->Count(BlockKind::kData);
+    head->pages_.emplace(page, *states);
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "load head map"));
   return head;
@@ -38,13 +40,22 @@ absl::StatusOr<std::shared_ptr<Head>> Head::Open(
 BlockKind Head::Kind(uint64_t block) const {
   absl::MutexLock lock(&mu_);
   auto it = pages_.find(block / kSegmentBlocks);
-  if (it == pages_.end()) return BlockKind::kAbsent;
-  return it->second.Get(block % kSegmentBlocks);
+  if (it != pages_.end()) return it->second.Get(block % kSegmentBlocks);
+  // Claimed as data so that reads reach ReadData and report the loss.
+  return damaged_.count(block / kSegmentBlocks) ? BlockKind::kData : BlockKind::kAbsent;
 }
 
 bool Head::HasSegment(uint64_t segment) const {
   absl::MutexLock lock(&mu_);
-  return pages_.count(segment) != 0;
+  return pages_.count(segment) != 0 || damaged_.count(segment) != 0;
+}
+
+absl::Status Head::CheckDamaged(uint64_t first, uint64_t count) const {
+  if (damaged_.empty() || count == 0) return absl::OkStatus();
+  auto it = damaged_.lower_bound(first / kSegmentBlocks);
+  if (it == damaged_.end() || it->first > (first + count - 1) / kSegmentBlocks)
+    return absl::OkStatus();
+  return it->second;
 }
 
 uint64_t Head::data_blocks() const {
@@ -53,6 +64,7 @@ uint64_t Head::data_blocks() const {
 }
 
 absl::Status Head::ReadData(uint64_t first, absl::Span<char> out) const {
+  RETURN_IF_ERROR(CheckDamaged(first, out.size() / block_size_));
   return file_->ReadAt(first * block_size_, out);
 }
 
@@ -63,6 +75,9 @@ void Head::ForEachSegment(
     absl::MutexLock lock(&mu_);
     copy.insert(pages_.begin(), pages_.end());
   }
+  BlockStates all_data;
+  for (uint32_t i = 0; i < kSegmentBlocks; ++i) all_data.Set(i, BlockKind::kData);
+  for (const auto& [page, why] : damaged_) copy.emplace(page, all_data);
   for (const auto& [page, states] : copy) fn(page, states);
 }
 
@@ -86,6 +101,9 @@ void Head::SetStates(uint64_t first, uint64_t count,
 }
 
 absl::Status Head::WriteData(uint64_t first, absl::Span<const char> data) {
+  // A damaged page cannot take writes: committing it would record the
+  // lost blocks as absent, silently showing the layers below.
+  RETURN_IF_ERROR(CheckDamaged(first, data.size() / block_size_));
   RETURN_IF_ERROR(file_->WriteAt(first * block_size_, data));
   // The state changes only after the bytes are in the file: a concurrent
   // Flush that sees kData also syncs these bytes.
@@ -96,6 +114,7 @@ absl::Status Head::WriteData(uint64_t first, absl::Span<const char> data) {
 
 absl::Status Head::WriteZero(uint64_t first, uint64_t count,
                              const std::function<bool(uint64_t)>& mask) {
+  RETURN_IF_ERROR(CheckDamaged(first, count));
   // Mark first, punch second: a crash between them leaves zero markers over
   // stale bytes, which read as zeroes.
   SetStates(first, count, [&](uint64_t b) {

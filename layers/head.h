@@ -16,6 +16,7 @@
 #define LAYERDISK_LAYERS_HEAD_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -73,6 +74,9 @@ class Head final : public LayerView {
   void SetStates(uint64_t first, uint64_t count,
                  const std::function<BlockKind(uint64_t)>& kind)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The load error of the first damaged page among blocks [first,
+  // first + count), or OK.
+  absl::Status CheckDamaged(uint64_t first, uint64_t count) const;
 
   const std::string path_;
   const std::unique_ptr<RandomRWFile> file_;
@@ -87,6 +91,10 @@ class Head final : public LayerView {
   absl::flat_hash_map<uint64_t, BlockStates> pages_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> dirty_ ABSL_GUARDED_BY(mu_);
   uint64_t data_blocks_ ABSL_GUARDED_BY(mu_) = 0;
+  // Pages whose record did not decode, with why. Set once by Open. Their
+  // blocks may have held anything, so they read and write as DataLoss
+  // (never as the layers below), while the rest of the volume works.
+  std::map<uint64_t, absl::Status> damaged_;
 };
 
 }  // namespace layerdisk
