@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "nbd-frontend/nbd_server.h"
+#include "nbd-frontend/tls.h"
 #include "tools/cli_context.h"
 #include "tools/control/control_service.h"
 #include "tools/control/store_connect.h"
@@ -24,9 +25,37 @@ namespace {
 struct ServeFlags {
   std::vector<std::string> nbd;
   int max_connections = 256;
+  double handshake_timeout_seconds = 10;
+  std::string tls_mode = "off";  // off, on (STARTTLS offered) or require
+  TlsOptions tls;
 };
 
+// Null when TLS is off; every inconsistent combination is one clear error.
+absl::StatusOr<std::unique_ptr<TlsProvider>> TlsFromFlags(const ServeFlags& flags) {
+  const TlsOptions& tls = flags.tls;
+  const bool any_file = !tls.cert_file.empty() || !tls.key_file.empty() ||
+                        !tls.ca_file.empty() || !tls.psk_file.empty();
+  if (flags.tls_mode == "off") {
+    if (any_file)
+      return absl::InvalidArgumentError(
+          "--tls-cert/--tls-key/--tls-ca/--tls-psk need --tls on or --tls require");
+    return nullptr;
+  }
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  if (!tls.ca_file.empty() && tls.cert_file.empty())
+    return absl::InvalidArgumentError(
+        "--tls-ca (client certificate verification) needs --tls-cert and --tls-key");
+  if (tls.cert_file.empty() && tls.psk_file.empty())
+    return absl::InvalidArgumentError("--tls " + flags.tls_mode +
+                                      " needs --tls-cert and --tls-key, or --tls-psk");
+  TlsOptions options = tls;
+  options.required = flags.tls_mode == "require";
+  return NewTlsProvider(options);
+}
+
 absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
+  ASSIGN_OR_RETURN(std::unique_ptr<TlsProvider> tls, TlsFromFlags(flags));
   const std::string control = ControlSocketPath(ctx.store_dir);
   // A running server answers on the control socket; a socket file left by
   // a killed one does not, and is replaced.
@@ -68,6 +97,8 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   if (nbd_options.listen.empty())
     nbd_options.listen = {"unix:" + ctx.store_dir + "/nbd.sock", "tcp:127.0.0.1:10809"};
   nbd_options.max_connections = flags.max_connections;
+  nbd_options.handshake_timeout = absl::Seconds(flags.handshake_timeout_seconds);
+  nbd_options.tls = tls.get();
   absl::StatusOr<std::unique_ptr<NbdServer>> nbd = NbdServer::Start(&exports, nbd_options);
   if (!nbd.ok()) {
     grpc_server->Shutdown();
@@ -107,6 +138,30 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
   serve->add_option("--max-connections", flags->max_connections,
                     "Most NBD connections at once")
       ->capture_default_str();
+  serve->add_option("--handshake-timeout", flags->handshake_timeout_seconds,
+                    "Seconds a client may take to reach transmission before it is cut off")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            double seconds = 0;
+            return CLI::detail::lexical_cast(value, seconds) && seconds > 0
+                       ? "" : "must be a positive number of seconds";
+          },
+          "SECONDS"))
+      ->capture_default_str();
+  serve->add_option("--tls", flags->tls_mode,
+                    "off; on (STARTTLS offered, plaintext allowed); require (TLS only)")
+      ->check(CLI::IsMember({"off", "on", "require"}))
+      ->capture_default_str();
+  serve->add_option("--tls-cert", flags->tls.cert_file, "Server certificate chain (PEM)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", flags->tls.key_file, "Server private key (PEM)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-ca", flags->tls.ca_file,
+                    "CA bundle (PEM); clients must present a certificate it signed")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-psk", flags->tls.psk_file,
+                    "Pre-shared keys, lines of IDENTITY:HEXKEY (psktool format)")
+      ->check(CLI::ExistingFile);
   ctx.Bind(serve, [&ctx, flags] { return Serve(ctx, *flags); });
 }
 

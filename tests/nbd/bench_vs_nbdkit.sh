@@ -1,17 +1,20 @@
 #!/bin/bash
 # Not a ctest: 4 KiB random IOPS at queue depth 32 through fio's nbd engine,
-# nbd_test_server against nbdkit's file plugin over unix sockets, both
-# serving a page-cached 256 MiB file. Rounds alternate so background load
-# hits both alike; the median of each is printed.
-#   NBD_TEST_SERVER=build/tests/nbd/nbd_test_server tests/nbd/bench_vs_nbdkit.sh [ROUNDS] [SECONDS]
+# `layerdisk serve` (a 256 MiB volume) against nbdkit's file plugin (a
+# page-cached 256 MiB file) over unix sockets, both holding the same random
+# data. Rounds alternate so background load hits both alike; the median of
+# each is printed.
+#   LAYERDISK=build/tools/layerdisk tests/nbd/bench_vs_nbdkit.sh [ROUNDS] [SECONDS]
 . "$(dirname "$0")/functions.sh"
-requires fio nbdkit
+requires fio nbdkit nbdcopy
 ROUNDS=${1:-5}
 SECONDS_PER_RUN=${2:-5}
 
 head -c 256M /dev/urandom >"$WORK/ld.img"
 cp "$WORK/ld.img" "$WORK/kit.img"
-start_server --export disk="$WORK/ld.img"
+make_volume disk 256M
+start_server
+nbdcopy "$WORK/ld.img" "$(uri disk)"
 nbdkit -U "$WORK/kit.sock" -f file "$WORK/kit.img" 2>"$WORK/nbdkit.log" &
 SERVER_PIDS="$SERVER_PIDS $!"
 for _ in $(seq 50); do [ -S "$WORK/kit.sock" ] && break; sleep 0.1; done

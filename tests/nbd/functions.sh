@@ -1,13 +1,25 @@
-# Shared by the NBD integration tests. Source it, then:
+# Shared by the NBD integration tests, which drive the real `layerdisk serve`
+# with real clients. Source it, then:
 #   requires TOOL...          exit 77 (skip) unless every TOOL is on PATH
-#   start_server ARGS...      run nbd_test_server with ARGS plus a unix and a
-#                             TCP listener; sets SOCK, TCP, UNIX_URI_BASE,
-#                             TCP_URI_BASE; the server is killed on exit
-#   uri EXPORT [tcp]          nbd:// URI of EXPORT on the server
+#   ld ARGS...                the layerdisk CLI on the current store
+#   use_store [NAME]          the store $WORK/NAME (default "store"), made
+#                             if new, that later ld calls and start_server
+#                             use; the default one is made on sourcing
+#   make_volume NAME SIZE     an empty writable export
+#   make_layer NAME FILE      FILE imported as a sealed layer: the read-only
+#                             export layer:NAME
+#   make_filled_volume NAME FILE   a writable export reading as FILE (a
+#                             volume over the layer NAME-content)
+#   start_server [--name N] [SERVE-ARGS...]
+#                             `layerdisk serve` on the current store with a
+#                             unix and a TCP listener; sets SOCK, TCP_HOST,
+#                             TCP_PORT, SERVER_PID; killed on exit
+#   stop_server               SIGTERM, then wait: fails unless it exits 0
+#   uri EXPORT [tcp]          nbd:// URI of EXPORT on the last server started
 # $WORK is a fresh temporary directory removed on exit.
 set -eu
 
-: "${NBD_TEST_SERVER:?set NBD_TEST_SERVER to the nbd_test_server binary}"
+: "${LAYERDISK:?set LAYERDISK to the layerdisk binary}"
 
 # libnbd's Python bindings live under /usr/lib/python3; a venv python first
 # on PATH would not see them.
@@ -15,12 +27,22 @@ export PATH=/usr/bin:$PATH
 
 WORK=$(mktemp -d)
 SERVER_PIDS=""
+SERVER_LOG=""
 cleanup() {
   for pid in $SERVER_PIDS; do kill "$pid" 2>/dev/null || true; done
   for pid in $SERVER_PIDS; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  if [ -n "$SERVER_LOG" ] && [ -f "$SERVER_LOG" ]; then
+    echo "--- server log (tail)"
+    tail -20 "$SERVER_LOG"
+  fi
+  exit 1
+}
 
 requires() {
   for tool in "$@"; do
@@ -38,29 +60,53 @@ requires_python_libnbd() {
   fi
 }
 
-# start_server [--name N] ARGS... ; a second server gets a different --name.
+ld() { "$LAYERDISK" "$@"; }
+
+use_store() {
+  export LAYERDISK_STORE=$WORK/${1:-store}
+  [ -d "$LAYERDISK_STORE" ] || ld init >/dev/null || fail "layerdisk init $LAYERDISK_STORE"
+}
+use_store
+
+make_volume() { ld volume create "$1" --size "$2" >/dev/null || fail "volume create $1"; }
+make_layer() { ld layer import "$1" "$2" >/dev/null || fail "layer import $1"; }
+make_filled_volume() {
+  make_layer "$1-content" "$2"
+  ld volume create "$1" --layers "$1-content" >/dev/null || fail "volume create $1"
+}
+
+# Waits for the "  control  unix:..." line serve prints after its listeners.
 start_server() {
   local name=server
   if [ "${1:-}" = "--name" ]; then name=$2; shift 2; fi
   SOCK=$WORK/$name.sock
-  "$NBD_TEST_SERVER" --listen "unix:$SOCK" --listen tcp:127.0.0.1:0 "$@" \
-      >"$WORK/$name.out" 2>"$WORK/$name.log" &
+  SERVER_LOG=$WORK/$name.log
+  "$LAYERDISK" serve --nbd "unix:$SOCK" --nbd tcp:127.0.0.1:0 "$@" \
+      >"$WORK/$name.out" 2>"$SERVER_LOG" &
   local pid=$!
   SERVER_PIDS="$SERVER_PIDS $pid"
   SERVER_PID=$pid
-  for _ in $(seq 100); do
-    if grep -q '^listening on tcp:' "$WORK/$name.out" 2>/dev/null; then break; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      cat "$WORK/$name.log" >&2
-      echo "FAIL: server exited"
-      exit 1
-    fi
+  for _ in $(seq 200); do
+    if grep -q '^  control ' "$WORK/$name.out" 2>/dev/null; then break; fi
+    kill -0 "$pid" 2>/dev/null || fail "layerdisk serve $* exited: $(cat "$SERVER_LOG")"
     sleep 0.05
   done
-  TCP=$(sed -n 's/^listening on tcp://p' "$WORK/$name.out")
-  if [ -z "$TCP" ]; then echo "FAIL: server did not start"; exit 1; fi
-  TCP_HOST=${TCP%:*}
-  TCP_PORT=${TCP##*:}
+  grep -q "^  nbd  *unix:$SOCK\$" "$WORK/$name.out" ||
+    fail "serve did not report unix:$SOCK: $(cat "$WORK/$name.out")"
+  local tcp
+  tcp=$(sed -n 's/^  nbd  *tcp://p' "$WORK/$name.out")
+  [ -n "$tcp" ] || fail "serve did not report its TCP address: $(cat "$WORK/$name.out")"
+  TCP_HOST=${tcp%:*}
+  TCP_PORT=${tcp##*:}
+  [ "$TCP_PORT" -gt 0 ] || fail "serve reported port $TCP_PORT for tcp:127.0.0.1:0"
+}
+
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  local rc=0
+  wait "$SERVER_PID" || rc=$?
+  [ "$rc" = 0 ] || fail "serve exited $rc after SIGTERM"
+  grep -q '^layerdisk: stopped$' "$SERVER_LOG" || fail "serve did not report stopping"
 }
 
 uri() {
@@ -69,13 +115,4 @@ uri() {
   else
     echo "nbd+unix:///$1?socket=$SOCK"
   fi
-}
-
-fail() {
-  echo "FAIL: $*"
-  if [ -f "$WORK/server.log" ]; then
-    echo "--- server log (tail)"
-    tail -20 "$WORK/server.log"
-  fi
-  exit 1
 }

@@ -1,7 +1,8 @@
 """Speaks malformed NBD at the server, then checks a good client still works.
 
 usage: hostile_client.py SOCKET CAPPED_SOCKET
-SOCKET's server runs with --handshake-timeout 1 and serves "disk" (16 MiB);
+SOCKET's server runs with --handshake-timeout 1 and serves the volume "disk"
+(16 MiB), its snapshot "disk@snap" and the layer "layer:base";
 CAPPED_SOCKET's with --max-connections 2.
 """
 import socket
@@ -17,7 +18,7 @@ OPT_EXPORT_NAME, OPT_GO, OPT_STRUCTURED = 1, 7, 8
 REP_ACK, REP_INFO = 1, 3
 ERR_UNSUP, ERR_INVALID, ERR_UNKNOWN, ERR_TOO_BIG = (0x80000000 | n for n in (1, 3, 6, 9))
 CMD_READ, CMD_WRITE, CMD_DISC, CMD_BLOCK_STATUS = 0, 1, 2, 7
-EINVAL = 22
+EPERM, EINVAL = 1, 22
 
 
 class Client:
@@ -140,6 +141,23 @@ def _():
     assert c.go(b"nosuch") == ERR_UNKNOWN
     assert c.go() == REP_ACK
     c.close()
+
+
+@case("names the store cannot resolve are unknown, read-only ones refuse writes")
+def _():
+    c = Client(); c.greet()
+    for name in (b"disk@", b"disk@nosuch", b"@snap", b"layer:", b"layer:nosuch",
+                 b"../disk", b"disk/", b"layer:../base", b"nosuch@snap", b"disk@snap@snap"):
+        assert c.go(name) in (ERR_UNKNOWN, ERR_INVALID), name
+    for name in (b"disk@snap", b"layer:base"):
+        c = Client(); c.greet()
+        assert c.go(name) == REP_ACK, name
+        c.request(CMD_WRITE, 0, 512, handle=1, payload=b"w" * 512)
+        assert c.simple_reply() == (EPERM, 1), name
+        c.request(CMD_READ, 0, 512, handle=2)
+        assert c.simple_reply() == (0, 2), name
+        c.recv(512)
+        c.close()
 
 
 @case("truncated GO option")

@@ -1,16 +1,26 @@
 #!/bin/bash
-# nbdsh: errors the server must return (out of range, zero length, unknown
-# flags, writes to a read-only export, unknown export), structured reads
-# with hole chunks, block status, and simple replies.
+# nbdsh against `layerdisk serve`: errors the server must return (out of
+# range, zero length, unknown flags, writes to a snapshot or layer, unknown
+# export), structured reads with hole chunks, block status (also over a
+# layer with holes), and simple replies.
 . "$(dirname "$0")/functions.sh"
 requires nbdsh
 requires_python_libnbd
 
-truncate -s 16M "$WORK/disk.img"
-truncate -s 1M "$WORK/ro.img"
-start_server --export disk="$WORK/disk.img" --export ro="$WORK/ro.img:ro"
+# The layer: 1 MiB, data in its second 64 KiB only.
+python3 - "$WORK/ro.img" <<'PY'
+import sys
+with open(sys.argv[1], "wb") as f:
+    f.truncate(1 << 20)
+    f.seek(65536)
+    f.write(b"\x7e" * 65536)
+PY
+make_layer ro "$WORK/ro.img"
+make_volume disk 16M
+ld snapshot create disk snap >/dev/null
+start_server
 
-export U_DISK=$(uri disk) U_RO=$(uri ro) U_NONE=$(uri nosuch)
+export U_DISK=$(uri disk) U_RO=$(uri layer:ro) U_SNAP=$(uri disk@snap) U_NONE=$(uri nosuch)
 nbdsh -n -c - <<'PY' || fail "nbdsh checks"
 import errno, os, nbd
 
@@ -110,14 +120,33 @@ expect_err(lambda: s.pread(4096, size), errno.EINVAL, "simple read past end")
 assert s.pread(512, 2 * M) == b"\x01" * 512
 s.shutdown()
 
-# Read-only export.
+# Read-only exports: a layer and a snapshot.
+for u in (os.environ["U_RO"], os.environ["U_SNAP"]):
+    r = connect(u)
+    assert r.is_read_only(), u
+    expect_err(lambda: r.pwrite(b"x" * 512, 0), errno.EPERM, "write to read-only " + u)
+    expect_err(lambda: r.pwrite(b"x" * 512, 0, flags=nbd.CMD_FLAG_FUA), errno.EPERM,
+               "FUA write to read-only " + u)
+    expect_err(lambda: r.trim(512, 0), errno.EPERM, "trim on read-only " + u)
+    expect_err(lambda: r.zero(512, 0), errno.EPERM, "zero on read-only " + u)
+    assert r.pread(512, 0) == bytes(512)
+    r.flush()
+    r.shutdown()
+# The snapshot was taken before any write: still all zeroes, all hole.
+r = connect(os.environ["U_SNAP"])
+assert r.pread(M, 0) == bytes(M)
+extents.clear()
+r.block_status(16 * M, 0, status)
+assert extents == [(16 * M, HZ)], extents
+r.shutdown()
+# The layer: its hole reads as zeroes, reported as hole; its data as data.
 r = connect(os.environ["U_RO"])
-assert r.is_read_only()
-expect_err(lambda: r.pwrite(b"x" * 512, 0), errno.EPERM, "write to read-only")
-expect_err(lambda: r.trim(512, 0), errno.EPERM, "trim on read-only")
-expect_err(lambda: r.zero(512, 0), errno.EPERM, "zero on read-only")
-assert r.pread(512, 0) == bytes(512)
-r.flush()
+extents.clear()
+r.block_status(M, 0, status)
+assert extents == [(65536, HZ), (65536, 0), (M - 131072, HZ)], extents
+chunks.clear()
+assert r.pread_structured(M, 0, chunk) == bytes(65536) + b"\x7e" * 65536 + bytes(M - 131072)
+assert sorted((o, l) for o, l, s in chunks if s == nbd.READ_DATA) == [(65536, 65536)], chunks
 r.shutdown()
 
 # Unknown export: refused during the handshake.
@@ -135,12 +164,16 @@ o.set_full_info(True)
 o.connect_uri(os.environ["U_DISK"])
 names = []
 o.opt_list(lambda name, desc: names.append((name, desc)) or 0)
-assert [n for n, d in names] == ["disk", "ro"], names
-o.set_export_name("ro")
+assert sorted(n for n, d in names) == ["disk", "disk@snap", "layer:ro"], names
+assert dict(names)["layer:ro"] == "layer, 1.0 MiB", names
+assert dict(names)["disk"].startswith("volume, 16.0 MiB"), names
+o.set_export_name("layer:ro")
 o.opt_info()
 assert o.get_size() == M and o.is_read_only()
-assert o.get_canonical_export_name() == "ro"
-assert o.get_export_description().startswith("file "), o.get_export_description()
+assert o.get_canonical_export_name() == "layer:ro"
+o.set_export_name("disk@snap")
+o.opt_info()
+assert o.get_size() == 16 * M and o.is_read_only()
 contexts = []
 o.opt_list_meta_context(lambda name: contexts.append(name) or 0)
 assert contexts == ["base:allocation"], contexts

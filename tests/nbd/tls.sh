@@ -1,9 +1,11 @@
 #!/bin/bash
-# TLS: X.509 with and without client certificates, PSK, and require mode.
+# TLS on `layerdisk serve` with libnbd clients: X.509 with and without
+# client certificates, PSK, require mode, and one clear error for each
+# inconsistent flag combination.
 . "$(dirname "$0")/functions.sh"
 requires nbdinfo openssl
 
-truncate -s 8M "$WORK/disk.img"
+make_volume disk 8M
 C=$WORK/certs
 mkdir -p "$C/client" "$C/noclient"
 (
@@ -26,9 +28,28 @@ mkdir -p "$C/client" "$C/noclient"
 
 tls_uri() { echo "nbds+unix://${2:+$2@}/disk?socket=$SOCK&$1"; }
 
+# Inconsistent flags: exit 2 and one error line naming the problem.
+bad_flags() {
+  local want=$1 rc=0
+  shift
+  ld serve --nbd "unix:$WORK/never.sock" "$@" >/dev/null 2>"$WORK/err" || rc=$?
+  [ "$rc" = 2 ] || fail "serve $* exited $rc, want 2: $(cat "$WORK/err")"
+  [ "$(wc -l <"$WORK/err")" = 1 ] || fail "serve $*: not one error line: $(cat "$WORK/err")"
+  grep -q -- "^layerdisk: error: .*$want" "$WORK/err" || fail "serve $*: $(cat "$WORK/err")"
+}
+bad_flags "need --tls on or --tls require" --tls-cert "$C/server-cert.pem" \
+    --tls-key "$C/server-key.pem"
+bad_flags "needs --tls-cert and --tls-key, or --tls-psk" --tls require
+bad_flags "must be given together" --tls on --tls-cert "$C/server-cert.pem"
+bad_flags "needs --tls-cert and --tls-key" --tls on --tls-psk "$C/keys.psk" \
+    --tls-ca "$C/ca-cert.pem"
+bad_flags "not in {off,on,require}" --tls yes
+bad_flags "File does not exist" --tls on --tls-psk "$C/nosuch.psk"
+bad_flags "positive number of seconds" --handshake-timeout 0
+[ ! -e "$WORK/never.sock" ] || fail "a refused serve listened"
+
 # X.509, TLS optional.
-start_server --name x509 --export disk="$WORK/disk.img" \
-    --tls-cert "$C/server-cert.pem" --tls-key "$C/server-key.pem"
+start_server --tls on --tls-cert "$C/server-cert.pem" --tls-key "$C/server-key.pem"
 nbdinfo "$(tls_uri "tls-certificates=$C/noclient")" | grep -q 'with TLS' ||
   fail "x509 TLS"
 nbdinfo --size "$(uri disk)" >/dev/null || fail "plaintext refused when TLS is optional"
@@ -42,10 +63,14 @@ if command -v nbdcopy >/dev/null; then
 fi
 
 # Client certificates required, TLS required.
-start_server --name verify --export disk="$WORK/disk.img" --tls-require yes \
-    --tls-cert "$C/server-cert.pem" --tls-key "$C/server-key.pem" --tls-ca "$C/ca-cert.pem"
+stop_server
+start_server --tls require --tls-cert "$C/server-cert.pem" --tls-key "$C/server-key.pem" --tls-ca "$C/ca-cert.pem"
 nbdinfo --size "$(tls_uri "tls-certificates=$C/client")" >/dev/null ||
   fail "client certificate refused"
+[ "$(nbdinfo --size "nbds://localhost:$TCP_PORT/disk?tls-certificates=$C/client")" = 8388608 ] ||
+  fail "TLS over TCP"
+nbdinfo --list "$(tls_uri "tls-certificates=$C/client")" | grep -q '^export="disk":' ||
+  fail "list over TLS"
 if nbdinfo --size "$(tls_uri "tls-certificates=$C/noclient")" >/dev/null 2>&1; then
   fail "client without certificate accepted"
 fi
@@ -54,8 +79,8 @@ if nbdinfo --size "$(uri disk)" >/dev/null 2>&1; then
 fi
 
 # PSK.
-start_server --name psk --export disk="$WORK/disk.img" --tls-require yes \
-    --tls-psk "$C/keys.psk"
+stop_server
+start_server --tls require --tls-psk "$C/keys.psk"
 nbdinfo --size "$(tls_uri "tls-psk-file=$C/keys.psk" alice)" >/dev/null ||
   fail "PSK"
 printf 'alice:%s\n' "$(openssl rand -hex 32)" >"$C/wrong.psk"
