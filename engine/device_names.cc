@@ -13,16 +13,19 @@ absl::StatusOr<std::vector<NamedDevice>> ListNamedDevices(Store& store) {
   for (const VolumeInfo& v : volumes) {
     out.push_back({v.name, false,
                    absl::StrCat("volume, ", FormatSize(v.size), ", layers ",
-                                v.layers.empty() ? "(none)" : absl::StrJoin(v.layers, ","))});
+                                v.layers.empty() ? "(none)" : absl::StrJoin(v.layers, ",")),
+                   DeviceKind::kVolume, v.name, v.name, v.size, v.created_unix * 1000});
     ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snaps, store.ListSnapshots(v.name));
+    // A snapshot has its volume's size: volumes are never resized.
     for (const SnapshotInfo& s : snaps)
-      out.push_back({v.name + "@" + s.name, true,
-                     absl::StrCat("snapshot of ", v.name)});
+      out.push_back({v.name + "@" + s.name, true, absl::StrCat("snapshot of ", v.name),
+                     DeviceKind::kSnapshot, v.name, s.name, v.size, s.created_unix_ms});
   }
   ASSIGN_OR_RETURN(std::vector<LayerInfo> layers, store.ListLayers());
   for (const LayerInfo& l : layers)
     out.push_back({kLayerDevicePrefix + l.name, true,
-                   absl::StrCat("layer, ", FormatSize(l.size))});
+                   absl::StrCat("layer, ", FormatSize(l.size)), DeviceKind::kLayer, "",
+                   l.name, l.size, l.created_unix * 1000});
   return out;
 }
 

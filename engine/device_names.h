@@ -16,10 +16,20 @@ namespace layerdisk {
 
 inline constexpr char kLayerDevicePrefix[] = "layer:";
 
+enum class DeviceKind { kVolume, kSnapshot, kLayer };
+
 struct NamedDevice {
   std::string name;
   bool read_only = false;
   std::string description;  // e.g. "volume, 20.0 GiB, layers os,office"
+  // What the name is made of, for frontends that lay devices out by kind
+  // (FUSE: volumes/V.raw, snapshots/V/S.raw, layers/L.raw).
+  DeviceKind kind = DeviceKind::kVolume;
+  std::string volume;  // the volume (kVolume, kSnapshot); empty for layers
+  std::string object;  // the volume, snapshot or layer name alone
+  uint64_t size = 0;
+  // Tells apart an object deleted and re-created under the same name.
+  uint64_t created_unix_ms = 0;
 };
 
 // Every device the store can serve, volumes first.

@@ -1,7 +1,7 @@
 // `layerdisk serve`: owns the store and serves it: every volume, snapshot
-// and layer over NBD, and the control API (every management command) on a
-// unix socket in the store directory. Stops cleanly on SIGINT/SIGTERM,
-// flushing every volume.
+// and layer over NBD and/or as files on a FUSE mount, and the control API
+// (every management command) on a unix socket in the store directory. Stops
+// cleanly on SIGINT/SIGTERM, flushing every volume and unmounting.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "fuse-frontend/fuse_mount.h"
 #include "nbd-frontend/nbd_server.h"
 #include "nbd-frontend/tls.h"
 #include "tools/cli_context.h"
@@ -28,6 +29,8 @@ struct ServeFlags {
   double handshake_timeout_seconds = 10;
   std::string tls_mode = "off";  // off, on (STARTTLS offered) or require
   TlsOptions tls;
+  std::string fuse;  // mount point; empty: no FUSE
+  bool fuse_allow_other = false;
 };
 
 // Null when TLS is off; every inconsistent combination is one clear error.
@@ -99,28 +102,54 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   nbd_options.max_connections = flags.max_connections;
   nbd_options.handshake_timeout = absl::Seconds(flags.handshake_timeout_seconds);
   nbd_options.tls = tls.get();
-  absl::StatusOr<std::unique_ptr<NbdServer>> nbd = NbdServer::Start(&exports, nbd_options);
-  if (!nbd.ok()) {
-    grpc_server->Shutdown();
-    ::unlink(control.c_str());
-    return nbd.status();
+  // --fuse alone serves files only; NBD comes with it when --nbd is given.
+  const bool serve_nbd = flags.fuse.empty() || !flags.nbd.empty();
+  std::unique_ptr<NbdServer> nbd;
+  if (serve_nbd) {
+    absl::StatusOr<std::unique_ptr<NbdServer>> started = NbdServer::Start(&exports, nbd_options);
+    if (!started.ok()) {
+      grpc_server->Shutdown();
+      ::unlink(control.c_str());
+      return started.status();
+    }
+    nbd = *std::move(started);
+  }
+  StoreImages images(store.get());
+  std::unique_ptr<FuseMount> fuse;
+  if (!flags.fuse.empty()) {
+    FuseMountOptions fuse_options;
+    fuse_options.mountpoint = flags.fuse;
+    fuse_options.fs_name = "layerdisk:" + ctx.store_dir;
+    fuse_options.allow_other = flags.fuse_allow_other;
+    absl::StatusOr<std::unique_ptr<FuseMount>> mounted = FuseMount::Start(&images, fuse_options);
+    if (!mounted.ok()) {
+      if (nbd) nbd->Stop();
+      grpc_server->Shutdown();
+      ::unlink(control.c_str());
+      return mounted.status();
+    }
+    fuse = *std::move(mounted);
   }
 
-  nbd_server.store(nbd->get());
+  nbd_server.store(nbd.get());
   std::printf("layerdisk: serving %s\n", ctx.store_dir.c_str());
-  for (const std::string& a : (*nbd)->addresses()) std::printf("  nbd      %s\n", a.c_str());
+  if (nbd)
+    for (const std::string& a : nbd->addresses()) std::printf("  nbd      %s\n", a.c_str());
+  if (fuse) std::printf("  fuse     %s\n", fuse->mountpoint().c_str());
   std::printf("  control  unix:%s\n", control.c_str());
   std::fflush(stdout);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "layerdisk: %s received, stopping\n", strsignal(signal_number));
-  (*nbd)->Stop();  // flushes every device that was written
+  if (fuse) fuse->Stop();  // flushes what was written through files, unmounts
+  if (nbd) nbd->Stop();    // flushes every device that was written
   nbd_server.store(nullptr);
   grpc_server->Shutdown();
   ::unlink(control.c_str());
-  for (const std::string& a : nbd_options.listen)
-    if (a.rfind("unix:", 0) == 0) ::unlink(a.substr(5).c_str());
+  if (serve_nbd)
+    for (const std::string& a : nbd_options.listen)
+      if (a.rfind("unix:", 0) == 0) ::unlink(a.substr(5).c_str());
   store.reset();  // flushes open volumes, stops background work
   std::fprintf(stderr, "layerdisk: stopped\n");
   return absl::OkStatus();
@@ -131,7 +160,8 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
 void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* serve = app.add_subcommand(
-      "serve", "Serve every volume, snapshot and layer over NBD, with live management");
+      "serve",
+      "Serve every volume, snapshot and layer over NBD and/or FUSE, with live management");
   serve->add_option("--nbd", flags->nbd,
                     "Listen address, unix:PATH or tcp:HOST:PORT (repeatable; default "
                     "unix:STORE/nbd.sock and tcp:127.0.0.1:10809)");
@@ -162,6 +192,11 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
   serve->add_option("--tls-psk", flags->tls.psk_file,
                     "Pre-shared keys, lines of IDENTITY:HEXKEY (psktool format)")
       ->check(CLI::ExistingFile);
+  serve->add_option("--fuse", flags->fuse,
+                    "Mount volumes/, snapshots/ and layers/ as raw image files here (alone: "
+                    "FUSE only; with --nbd: both)");
+  serve->add_flag("--fuse-allow-other", flags->fuse_allow_other,
+                  "Let other users (a hypervisor's own) open the FUSE files");
   ctx.Bind(serve, [&ctx, flags] { return Serve(ctx, *flags); });
 }
 

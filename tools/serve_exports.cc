@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/status_macros.h"
 #include "engine/device_names.h"
 
 namespace layerdisk {
@@ -28,6 +29,24 @@ absl::StatusOr<ExportInfo> StoreExports::GetExport(const std::string& name) {
 
 absl::StatusOr<std::shared_ptr<BlockDevice>> StoreExports::OpenExport(const std::string& name) {
   return OpenNamedDevice(*store_, name);
+}
+
+absl::StatusOr<std::vector<ImageEntry>> StoreImages::ListImages() {
+  ASSIGN_OR_RETURN(std::vector<NamedDevice> devices, ListNamedDevices(*store_));
+  std::vector<ImageEntry> out;
+  for (NamedDevice& d : devices) {
+    ImageKind kind = d.kind == DeviceKind::kVolume     ? ImageKind::kVolume
+                     : d.kind == DeviceKind::kSnapshot ? ImageKind::kSnapshot
+                                                       : ImageKind::kLayer;
+    out.push_back({kind, std::move(d.volume), std::move(d.object), std::move(d.name), d.size,
+                   d.created_unix_ms, d.read_only});
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<BlockDevice>> StoreImages::OpenImage(
+    const std::string& device_name) {
+  return OpenNamedDevice(*store_, device_name);
 }
 
 }  // namespace layerdisk
