@@ -5,6 +5,8 @@
 # capped at 2 connections.
 . "$(dirname "$0")/functions.sh"
 requires python3
+# The issue's default: a client gets 10 s to finish the handshake.
+ld serve --help | grep -q -- '--handshake-timeout .*=10$' || fail "handshake timeout default"
 
 use_store capped
 make_volume disk 16M
