@@ -102,6 +102,8 @@ std::string EncodeLayer(const LayerRecord& r) {
   PutVarint64(&out, r.created_unix);
   PutLengthPrefixed(&out, r.source);
   out.push_back(r.opaque ? 1 : 0);
+  PutVarint64(&out, r.parent);
+  PutLengthPrefixed(&out, r.image_id);
   return Seal('L', std::move(out));
 }
 
@@ -115,6 +117,10 @@ absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v) {
       !d.GetLengthPrefixed(&r.source) || !d.GetBytes(1, &opaque))
     return Malformed("layer");
   r.opaque = opaque[0] != 0;
+  // Records written before delta layers end here; readers that predate them
+  // ignore these trailing fields.
+  if (!d.done() && (!d.GetVarint64(&r.parent) || !d.GetLengthPrefixed(&r.image_id)))
+    return Malformed("layer");
   uint8_t kind = flags[0], state = flags[1];
   if (kind < 1 || kind > 2 || state > 2) return Malformed("layer");
   r.kind = static_cast<LayerKind>(kind);

@@ -55,6 +55,9 @@ struct LayerRecord {
   uint64_t created_unix = 0;
   std::string source;
   bool opaque = false;  // an imported whole-disk image (layers/layer_view.h)
+  // Optional trailing fields (absent in records written before them):
+  uint64_t parent = 0;   // a delta layer's parent layer id; 0 for none
+  std::string image_id;  // identifier of the imported image (VHD/VHDX UUID)
 };
 
 struct VolumeRecord {

@@ -11,7 +11,6 @@
 #include <string_view>
 
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "common/env.h"
 #include "common/status_macros.h"
 
@@ -113,19 +112,6 @@ class RawImage final : public BlockDevice {
   const uint64_t size_;
 };
 
-using Opener =
-    absl::StatusOr<std::unique_ptr<BlockDevice>> (*)(const std::string& path);
-
-struct ImageFormat {
-  const char* name;
-  Opener open;  // null: recognised by its magic, not readable yet
-};
-
-constexpr ImageFormat kFormats[] = {
-    {"raw", &OpenRawImage}, {"vhd", nullptr},  {"vhdx", nullptr},
-    {"qcow2", nullptr},     {"vmdk", nullptr},
-};
-
 bool HasMagic(std::string_view bytes, size_t offset, std::string_view magic) {
   return bytes.size() >= offset + magic.size() &&
          bytes.substr(offset, magic.size()) == magic;
@@ -201,29 +187,6 @@ absl::StatusOr<std::string> DetectImageFormat(const std::string& path) {
   if (HasMagic(head, 0, "KDMV") || HasMagic(head, 0, "# Disk DescriptorFile"))
     return "vmdk";
   return "raw";
-}
-
-absl::StatusOr<std::unique_ptr<BlockDevice>> OpenImage(
-    const std::string& path, const std::string& format) {
-  std::string name = format;
-  if (name == "auto") {
-    ASSIGN_OR_RETURN(name, DetectImageFormat(path));
-  }
-  for (const ImageFormat& f : kFormats) {
-    if (name != f.name) continue;
-    if (f.open == nullptr)
-      return absl::UnimplementedError(absl::StrFormat(
-          "%s is a %s image; format %s is not supported yet (convert it with "
-          "`qemu-img convert -O raw`)",
-          path, name, name));
-    return f.open(path);
-  }
-  std::vector<std::string> readable = {"auto"};
-  for (const ImageFormat& f : kFormats)
-    if (f.open != nullptr) readable.push_back(f.name);
-  return absl::InvalidArgumentError(
-      absl::StrFormat("unknown image format '%s' (expected %s)", format,
-                      absl::StrJoin(readable, ", ")));
 }
 
 }  // namespace layerdisk

@@ -1,8 +1,7 @@
-// Disk images as read-only BlockDevices: the sources `layer import` reads.
-//
-// An image format plugs in by adding its magic to DetectImageFormat() and an
-// opener to the table in raw_image.cc; everything downstream (the importer,
-// progress, hole skipping) sees only a BlockDevice.
+// Raw disk images as read-only BlockDevices, and telling image formats
+// apart by magic. The readers of the other formats (VHD, VHDX, qcow2, VMDK)
+// live with the CLI in tools/images/, as they need libvhdi and the qemu
+// tools, which the engine does not.
 #ifndef LAYERDISK_ENGINE_RAW_IMAGE_H_
 #define LAYERDISK_ENGINE_RAW_IMAGE_H_
 
@@ -24,12 +23,6 @@ absl::StatusOr<std::unique_ptr<BlockDevice>> OpenRawImage(
 // The format of the image at `path` by its magic bytes: "vhd", "vhdx",
 // "qcow2", "vmdk", or "raw" when nothing matches.
 absl::StatusOr<std::string> DetectImageFormat(const std::string& path);
-
-// Opens `path` as `format` ("auto" detects it). Unimplemented for formats
-// that are recognised but not readable yet; InvalidArgument for an unknown
-// format name.
-absl::StatusOr<std::unique_ptr<BlockDevice>> OpenImage(
-    const std::string& path, const std::string& format);
 
 }  // namespace layerdisk
 

@@ -48,6 +48,8 @@ struct LayerInfo {
   uint64_t created_unix = 0;
   bool sealed = false;  // false while a frozen head waits for sealing
   std::string source;   // "import:FILE" or "seal:VOLUME"
+  std::string parent;   // a delta layer's parent layer; empty for whole disks
+  std::string image_id; // the imported image's identifier (VHD/VHDX UUID), if any
 };
 
 struct VolumeInfo {
@@ -65,6 +67,21 @@ struct SnapshotInfo {
   std::string name;
   uint64_t created_unix_ms = 0;
   uint64_t changed_bytes = 0;  // data written between previous one and this
+};
+
+// How an image becomes a layer.
+struct ImportOptions {
+  std::string origin;  // where the bytes came from; the layer's source is "import:" + origin
+  // Empty: the image is a whole disk, an opaque layer (its holes read as
+  // zero and hide the layers below). Otherwise the named layer the image is a
+  // delta over (a differencing VHD/VHDX, a qcow2 overlay): the new layer maps
+  // only the blocks the source's Map() does not report as holes (all-zero
+  // ones as zero markers), reading them whole from the source, which must
+  // therefore read as the composed image; everything else shows `parent`.
+  std::string parent;
+  // The image's own identifier (a VHD/VHDX UUID), recorded so that a
+  // differencing child can be checked against the layer of its parent.
+  std::string image_id;
 };
 
 struct ImportResult {
@@ -120,8 +137,17 @@ class Store {
   // Imports `source` as a new sealed layer named `name`. Holes and all-zero
   // blocks cost nothing; chunks already in the store are not stored again.
   // On error nothing of the layer is left behind.
-  virtual absl::StatusOr<ImportResult> ImportLayer(
-      const std::string& name, BlockDevice& source, const std::string& origin,
+  absl::StatusOr<ImportResult> ImportLayer(const std::string& name,
+                                           BlockDevice& source,
+                                           const std::string& origin,
+                                           const ProgressFn& progress) {
+    return ImportImage(name, source, ImportOptions{origin, {}, {}}, progress);
+  }
+  // The same, as a whole disk or as a delta over a parent layer (above).
+  // The parent must exist and be no larger than the image; while a delta
+  // layer exists its parent cannot be deleted.
+  virtual absl::StatusOr<ImportResult> ImportImage(
+      const std::string& name, BlockDevice& source, const ImportOptions& options,
       const ProgressFn& progress) = 0;
   virtual absl::StatusOr<std::vector<LayerInfo>> ListLayers() = 0;
   virtual absl::StatusOr<LayerInfo> GetLayer(const std::string& name) = 0;

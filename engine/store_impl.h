@@ -34,9 +34,9 @@ class StoreImpl final : public Store {
   uint32_t chunk_size() const override { return format_.chunk_size; }
   const std::string& dir() const override { return dir_; }
 
-  absl::StatusOr<ImportResult> ImportLayer(const std::string& name,
+  absl::StatusOr<ImportResult> ImportImage(const std::string& name,
                                            BlockDevice& source,
-                                           const std::string& origin,
+                                           const ImportOptions& options,
                                            const ProgressFn& progress) override;
   absl::StatusOr<std::vector<LayerInfo>> ListLayers() override;
   absl::StatusOr<LayerInfo> GetLayer(const std::string& name) override;
@@ -107,7 +107,7 @@ class StoreImpl final : public Store {
   // Marks every unnamed layer that no volume or snapshot uses for deletion.
   absl::Status DropUnreferencedLayers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<VolumeInfo> DescribeVolume(const VolumeRecord& rec);
-  LayerInfo DescribeLayer(const LayerRecord& rec) const;
+  LayerInfo DescribeLayer(const LayerRecord& rec);
 
   // --- layer loading ---
   std::string HeadPath(uint64_t id) const;

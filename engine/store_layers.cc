@@ -31,7 +31,7 @@ absl::StatusOr<LayerRecord> StoreImpl::FindNamedLayer(const std::string& name) {
   return catalog().Layer(*id);
 }
 
-LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) const {
+LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) {
   LayerInfo info;
   info.name = rec.name;
   info.id = rec.id;
@@ -40,12 +40,17 @@ LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) const {
   info.created_unix = rec.created_unix;
   info.sealed = rec.kind == LayerKind::kSealed;
   info.source = rec.source;
+  info.image_id = rec.image_id;
+  if (rec.parent != 0) {
+    absl::StatusOr<LayerRecord> parent = catalog().Layer(rec.parent);
+    info.parent = parent.ok() ? parent->name : absl::StrFormat("#%d", rec.parent);
+  }
   return info;
 }
 
-absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
+absl::StatusOr<ImportResult> StoreImpl::ImportImage(const std::string& name,
                                                     BlockDevice& source,
-                                                    const std::string& origin,
+                                                    const ImportOptions& options,
                                                     const ProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(ValidateName("layer", name));
@@ -53,11 +58,22 @@ absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
   if (size == 0) return absl::InvalidArgumentError("the image is empty");
   if (source.size() > kMaxVolumeSize)
     return absl::InvalidArgumentError("the image is larger than the largest supported (8 TiB)");
+  const bool delta = !options.parent.empty();
   LayerRecord rec;
   {
     absl::MutexLock lock(&mu_);
     if (catalog().LayerIdByName(name).ok() || importing_.count(name))
       return absl::AlreadyExistsError(absl::StrFormat("layer '%s' already exists", name));
+    if (delta) {
+      ASSIGN_OR_RETURN(LayerRecord parent, FindNamedLayer(options.parent));
+      // A smaller delta would let the parent's tail show through past the
+      // end of the image it stands for.
+      if (parent.size > size)
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "the image (%d bytes) is smaller than its parent layer '%s' (%d bytes)",
+            source.size(), options.parent, parent.size));
+      rec.parent = parent.id;
+    }
     rocksdb::WriteBatch batch;
     rec.id = AllocateId(&batch);
     rec.name = name;
@@ -65,8 +81,11 @@ absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
     rec.state = LayerState::kWriting;
     rec.size = size;
     rec.created_unix = NowUnix();
-    rec.source = "import:" + origin;
-    rec.opaque = true;  // a whole disk: its zeroes and holes hide what is below
+    rec.source = "import:" + options.origin;
+    rec.image_id = options.image_id;
+    // A whole disk: its zeroes and holes hide what is below. A delta shows
+    // its parent wherever it maps nothing.
+    rec.opaque = !delta;
     batch.Put(LayerKey(rec.id), EncodeLayer(rec));
     RETURN_IF_ERROR(Commit(&batch));
     importing_.insert(name);
@@ -79,7 +98,9 @@ absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
     std::string buf;
     uint64_t next_block = 0;  // blocks below this were already taken
     for (const DeviceExtent& e : extents) {
-      if (e.zero) continue;
+      // A whole disk skips zeroes (its holes read as zero anyway); a delta
+      // must record them, as they hide the parent, and skips only holes.
+      if (delta ? e.hole : e.zero) continue;
       uint64_t first = std::max(e.offset / bs, next_block);
       uint64_t end_block = (e.offset + e.length + bs - 1) / bs;
       for (uint64_t b = first; b < end_block;) {
@@ -89,13 +110,22 @@ absl::StatusOr<ImportResult> StoreImpl::ImportLayer(const std::string& name,
         buf.assign(n * bs, '\0');
         RETURN_IF_ERROR(source.Read(off, absl::MakeSpan(buf.data(), len)));
         result.bytes_read += len;
-        RETURN_IF_ERROR(AddBlocksParallel(&writer, chunks_.get(), b, buf, bs, AllZero));
+        RETURN_IF_ERROR(AddBlocksParallel(&writer, chunks_.get(), b, buf, bs, AllZero,
+                                          /*mark_skipped_as_zero=*/delta));
         b += n;
         next_block = b;
         if (progress) progress(std::min(off + len, source.size()), source.size());
       }
     }
     absl::MutexLock lock(&mu_);
+    if (delta) {
+      // The parent may have been deleted while we read; a delta without it
+      // would compose to nothing meaningful.
+      absl::StatusOr<LayerRecord> parent = catalog().Layer(rec.parent);
+      if (!parent.ok() || parent->state != LayerState::kLive)
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "parent layer '%s' was deleted during the import", options.parent));
+    }
     rec.state = LayerState::kLive;
     rec.data_blocks = writer.data_blocks();
     return writer.Finish([&](rocksdb::WriteBatch* batch) {
@@ -154,6 +184,11 @@ absl::Status StoreImpl::DeleteLayer(const std::string& name) {
     if (std::count(s.stack.begin(), s.stack.end(), rec.id))
       return absl::FailedPreconditionError(absl::StrFormat(
           "layer '%s' is used by snapshot '%s@%s'", name, s.volume, s.name));
+  ASSIGN_OR_RETURN(std::vector<LayerRecord> layers, reader.AllLayers());
+  for (const LayerRecord& l : layers)
+    if (l.parent == rec.id && l.state == LayerState::kLive)
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "layer '%s' is the parent of delta layer '%s'", name, l.name));
   if (!reader.damaged().empty())
     return absl::DataLossError(
         "the catalog has damaged records (run fsck); refusing to delete a "

@@ -73,7 +73,8 @@ absl::Status LayerWriter::Finish(
 absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
                                uint64_t first, std::string_view data,
                                uint32_t block_size,
-                               const std::function<bool(std::string_view)>& skip) {
+                               const std::function<bool(std::string_view)>& skip,
+                               bool mark_skipped_as_zero) {
   const size_t count = data.size() / block_size;
   std::vector<std::optional<PreparedChunk>> prepared(count);
   ParallelFor(count, [&](size_t begin, size_t end) {
@@ -83,7 +84,11 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
     }
   });
   for (size_t i = 0; i < count; ++i) {
-    if (prepared[i]) RETURN_IF_ERROR(writer->AddPrepared(first + i, *std::move(prepared[i])));
+    if (prepared[i]) {
+      RETURN_IF_ERROR(writer->AddPrepared(first + i, *std::move(prepared[i])));
+    } else if (mark_skipped_as_zero) {
+      RETURN_IF_ERROR(writer->AddZero(first + i));
+    }
   }
   return absl::OkStatus();
 }

@@ -60,11 +60,13 @@ class LayerWriter {
 
 // Adds `count` consecutive blocks from `first`, whose bytes are `data`
 // (count * block_size), hashing and compressing them on every core. Blocks
-// for which `skip` returns true are left out.
+// for which `skip` returns true are left out, or recorded as zero markers
+// when `mark_skipped_as_zero` (a delta layer's zero blocks hide its parent).
 absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
                                uint64_t first, std::string_view data,
                                uint32_t block_size,
-                               const std::function<bool(std::string_view)>& skip);
+                               const std::function<bool(std::string_view)>& skip,
+                               bool mark_skipped_as_zero = false);
 
 // Deletes layer `id`'s map segments and drops their chunk references, a few
 // segments per atomic commit (each commit consistent on its own, so a crash

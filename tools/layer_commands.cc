@@ -1,12 +1,13 @@
 // `layerdisk layer ...`: import, list, show, delete, seal.
-#include <filesystem>
 #include <memory>
 
 #include "absl/strings/str_format.h"
 #include "common/size_parse.h"
 #include "common/status_macros.h"
-#include "engine/raw_image.h"
+#include "absl/strings/str_join.h"
 #include "tools/cli_context.h"
+#include "tools/image_transfer.h"
+#include "tools/images/image_chain.h"
 #include "tools/output.h"
 #include "tools/progress.h"
 
@@ -21,53 +22,13 @@ std::string DescribeLayerText(const LayerInfo& l) {
       "  data      %s\n"
       "  sealed    %s\n"
       "  source    %s\n"
+      "  parent    %s\n"
+      "  image id  %s\n"
       "  created   %s\n",
       l.name, l.id, FormatSize(l.size), l.size, FormatSize(l.logical_bytes),
-      l.sealed ? "yes" : "no (sealing)", l.source, FormatUnixTime(l.created_unix));
-}
-
-struct ImportArgs {
-  std::string name;
-  std::string file;
-  std::string format = "auto";
-};
-
-absl::Status Import(CliContext& ctx, const ImportArgs& args) {
-  // Check the image before touching the store: a typo costs nothing.
-  std::string format = args.format;
-  if (format == "auto") {
-    ASSIGN_OR_RETURN(format, DetectImageFormat(args.file));
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> image, OpenImage(args.file, format));
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
-  absl::StatusOr<ImportResult> imported;
-  {
-    ProgressBar bar("import " + args.name);
-    // The layer records where it came from; a relative path would not say.
-    std::error_code ec;
-    std::string origin = std::filesystem::absolute(args.file, ec).string();
-    if (ec) origin = args.file;
-    imported = store->ImportLayer(args.name, *image, origin, bar.Callback());
-  }
-  if (!imported.ok()) return imported.status();
-  const ImportResult& r = *imported;
-  const double rate = MegabytesPerSecond(r.bytes_read, r.seconds);
-  nlohmann::json doc = {{"layer", ToJson(r.layer)},
-                        {"format", format},
-                        {"bytes_read", r.bytes_read},
-                        {"new_chunks", r.new_chunks},
-                        {"new_stored_bytes", r.new_stored_bytes},
-                        {"seconds", r.seconds},
-                        {"mb_per_s", rate}};
-  Emit(ctx.json, doc,
-       absl::StrFormat(
-           "imported layer %s from %s (%s image, %s)\n"
-           "  read %s of data in %.2f s: %s\n"
-           "  %d new chunks, %s newly stored\n",
-           r.layer.name, args.file, format, FormatSize(r.layer.size),
-           FormatSize(r.bytes_read), r.seconds, FormatRate(r.bytes_read, r.seconds),
-           r.new_chunks, FormatSize(r.new_stored_bytes)));
-  return absl::OkStatus();
+      l.sealed ? "yes" : "no (sealing)", l.source,
+      l.parent.empty() ? "none (a whole disk)" : l.parent,
+      l.image_id.empty() ? "-" : l.image_id, FormatUnixTime(l.created_unix));
 }
 
 absl::Status List(CliContext& ctx) {
@@ -120,12 +81,17 @@ void RegisterLayerCommands(CLI::App& app, CliContext& ctx) {
   group->require_subcommand(1);
 
   auto import = std::make_shared<ImportArgs>();
-  CLI::App* cmd = group->add_subcommand("import", "Import a disk image as a sealed layer");
+  CLI::App* cmd = group->add_subcommand(
+      "import", "Import a disk image (raw, VHD, VHDX, qcow2, VMDK) as a sealed layer");
   cmd->add_option("NAME", import->name, "Name of the new layer")->required();
   cmd->add_option("FILE", import->file, "Image file or block device")->required();
-  cmd->add_option("--format", import->format, "Image format: auto or raw")
+  cmd->add_option("--format", import->format,
+                  "Image format: " + absl::StrJoin(ImportFormats(), ", ") + " (auto: by magic)")
       ->capture_default_str();
-  ctx.Bind(cmd, [&ctx, import] { return Import(ctx, *import); });
+  cmd->add_option("--parent", import->parent,
+                  "For a differencing VHD/VHDX or qcow2 overlay: the layer of its parent "
+                  "(default: import the parent chain too)");
+  ctx.Bind(cmd, [&ctx, import] { return ImportImageFile(ctx, *import); });
 
   ctx.Bind(group->add_subcommand("list", "List layers"), [&ctx] { return List(ctx); });
 

@@ -64,7 +64,9 @@ nlohmann::json ToJson(const LayerInfo& layer) {
           {"logical_bytes", layer.logical_bytes},
           {"created_unix", layer.created_unix},
           {"sealed", layer.sealed},
-          {"source", layer.source}};
+          {"source", layer.source},
+          {"parent", layer.parent},
+          {"image_id", layer.image_id}};
 }
 
 nlohmann::json ToJson(const VolumeInfo& volume) {

@@ -16,8 +16,8 @@
 #include "common/size_parse.h"
 #include "common/status_macros.h"
 #include "engine/device_names.h"
-#include "engine/export_raw.h"
 #include "tools/cli_context.h"
+#include "tools/image_transfer.h"
 #include "tools/output.h"
 #include "tools/progress.h"
 
@@ -191,24 +191,26 @@ absl::Status Write(CliContext& ctx, const WriteArgs& args) {
 }
 
 absl::Status Export(CliContext& ctx, const std::string& device_name,
-                    const std::string& file) {
+                    const std::string& file, const std::string& format) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
   ASSIGN_OR_RETURN(std::shared_ptr<BlockDevice> device,
                    OpenNamedDevice(*store, device_name));
   double seconds = 0;
   {
     ProgressBar bar("export " + device_name);
-    RETURN_IF_ERROR(ExportRaw(*device, file, bar.Callback()));
+    RETURN_IF_ERROR(ExportImageFile(*device, file, format, bar.Callback()));
     seconds = bar.Elapsed();
   }
   Emit(ctx.json,
        {{"device", device_name},
         {"file", file},
+        {"format", format},
         {"size", device->size()},
         {"seconds", seconds},
         {"mb_per_s", MegabytesPerSecond(device->size(), seconds)}},
-       absl::StrFormat("exported %s (%s) to %s as a sparse raw image in %.2f s (%s)",
-                       device_name, FormatSize(device->size()), file, seconds,
+       absl::StrFormat("exported %s (%s) to %s as a %s image in %.2f s (%s)",
+                       device_name, FormatSize(device->size()), file,
+                       format == "raw" ? "sparse raw" : format, seconds,
                        FormatRate(device->size(), seconds)));
   return absl::OkStatus();
 }
@@ -256,10 +258,15 @@ void RegisterVolumeCommands(CLI::App& app, CliContext& ctx) {
   ctx.Bind(cmd, [&ctx, write] { return Write(ctx, *write); });
 
   auto file = std::make_shared<std::string>();
-  cmd = app.add_subcommand("export", "Write a volume, snapshot or layer as a sparse raw image");
+  auto format = std::make_shared<std::string>("raw");
+  cmd = app.add_subcommand("export", "Write a volume, snapshot or layer as a disk image");
   cmd->add_option("DEVICE", *source, "VOLUME, VOLUME@SNAPSHOT or layer:NAME")->required();
   cmd->add_option("FILE", *file, "Image file to write")->required();
-  ctx.Bind(cmd, [&ctx, source, file] { return Export(ctx, *source, *file); });
+  cmd->add_option("--format", *format,
+                  "Image format: " + absl::StrJoin(ExportFormats(), ", ") +
+                      " (raw is sparse; the others are made by qemu-img convert)")
+      ->capture_default_str();
+  ctx.Bind(cmd, [&ctx, source, file, format] { return Export(ctx, *source, *file, *format); });
 }
 
 }  // namespace layerdisk

@@ -120,7 +120,9 @@ grpc::Status ControlService::ImportLayer(grpc::ServerContext*,
     return ToGrpc(absl::InvalidArgumentError("an import needs a header"));
   StreamSource source(reader, header);
   return Reply<ImportResult>(
-      store_->ImportLayer(header.name(), source, header.origin(), nullptr),
+      store_->ImportImage(header.name(), source,
+                          ImportOptions{header.origin(), header.parent(), header.image_id()},
+                          nullptr),
       [&](const ImportResult& r) { ToProto(r, out); });
 }
 

@@ -10,11 +10,14 @@ void ToProto(const LayerInfo& in, v1::LayerInfo* out) {
   out->set_created_unix(in.created_unix);
   out->set_sealed(in.sealed);
   out->set_source(in.source);
+  out->set_parent(in.parent);
+  out->set_image_id(in.image_id);
 }
 
 LayerInfo FromProto(const v1::LayerInfo& in) {
-  return LayerInfo{in.name(), in.id(), in.size(), in.logical_bytes(),
-                   in.created_unix(), in.sealed(), in.source()};
+  return LayerInfo{in.name(),         in.id(),     in.size(),   in.logical_bytes(),
+                   in.created_unix(), in.sealed(), in.source(), in.parent(),
+                   in.image_id()};
 }
 
 void ToProto(const VolumeInfo& in, v1::VolumeInfo* out) {

@@ -112,6 +112,23 @@ class RemoteDevice final : public BlockDevice {
   const v1::DeviceInfo info_;
 };
 
+// `extents` grown to whole blocks of `block` bytes (clipped to `size`),
+// merged where they then touch.
+std::vector<DeviceExtent> RoundOutToBlocks(const std::vector<DeviceExtent>& extents,
+                                           uint64_t block, uint64_t size) {
+  std::vector<DeviceExtent> out;
+  for (const DeviceExtent& e : extents) {
+    uint64_t begin = e.offset / block * block;
+    uint64_t end = std::min(size, (e.offset + e.length + block - 1) / block * block);
+    if (!out.empty() && out.back().offset + out.back().length >= begin) {
+      out.back().length = std::max(out.back().offset + out.back().length, end) - out.back().offset;
+    } else {
+      out.push_back({begin, end - begin, false, false});
+    }
+  }
+  return out;
+}
+
 class RemoteStore final : public Store {
  public:
   RemoteStore(std::string dir, std::shared_ptr<Stub> stub, uint32_t chunk_size)
@@ -120,20 +137,28 @@ class RemoteStore final : public Store {
   uint32_t chunk_size() const override { return chunk_size_; }
   const std::string& dir() const override { return dir_; }
 
-  absl::StatusOr<ImportResult> ImportLayer(const std::string& name, BlockDevice& source,
-                                           const std::string& origin,
+  absl::StatusOr<ImportResult> ImportImage(const std::string& name, BlockDevice& source,
+                                           const ImportOptions& options,
                                            const ProgressFn& progress) override {
     auto start = std::chrono::steady_clock::now();
     ASSIGN_OR_RETURN(std::vector<DeviceExtent> extents, source.Map(0, source.size()));
+    // What the server must see: a whole disk's data, or everything a delta
+    // defines (its zeroes hide the parent, so they travel too).
+    const bool delta = !options.parent.empty();
+    std::erase_if(extents, [delta](const DeviceExtent& e) { return delta ? e.hole : e.zero; });
+    // The server reads a delta's blocks whole, and bytes it is not sent read
+    // as zero: send whole blocks, the composed image's parent bytes included.
+    if (delta) extents = RoundOutToBlocks(extents, chunk_size_, source.size());
     grpc::ClientContext ctx;
     v1::ImportResult rep;
     std::unique_ptr<grpc::ClientWriter<v1::ImportChunk>> writer(stub_->ImportLayer(&ctx, &rep));
     v1::ImportChunk header;
     header.set_name(name);
-    header.set_origin(origin);
+    header.set_origin(options.origin);
+    header.set_parent(options.parent);
+    header.set_image_id(options.image_id);
     header.set_size(source.size());
     for (const DeviceExtent& e : extents) {
-      if (e.zero) continue;
       v1::Extent* x = header.add_extents();
       x->set_offset(e.offset);
       x->set_length(e.length);
@@ -141,7 +166,6 @@ class RemoteStore final : public Store {
     bool open = writer->Write(header);
     std::string buf;
     for (const DeviceExtent& e : extents) {
-      if (e.zero) continue;
       for (uint64_t done = 0; open && done < e.length;) {
         uint64_t n = std::min<uint64_t>(kTransfer, e.length - done);
         buf.resize(n);

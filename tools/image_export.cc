@@ -1,0 +1,95 @@
+// `layerdisk export --format`: raw natively; VHD, VHDX, qcow2 and VMDK by
+// qemu-img convert from a sparse raw file, so qemu-img writes formats it
+// knows best and we write only raw.
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "engine/export_raw.h"
+#include "tools/image_transfer.h"
+#include "tools/images/subprocess.h"
+
+namespace layerdisk {
+namespace {
+
+struct ExportFormat {
+  const char* name;
+  const char* qemu_format;  // null: raw, written natively
+  const char* options;      // qemu-img create options
+};
+
+// VHD: force_size keeps the exact size instead of rounding to a CHS
+// geometry; dynamic subformats keep unallocated ranges out of the file.
+constexpr ExportFormat kExportFormats[] = {
+    {"raw", nullptr, nullptr},
+    {"vhd", "vpc", "subformat=dynamic,force_size=on"},
+    {"vhdx", "vhdx", "subformat=dynamic"},
+    {"qcow2", "qcow2", nullptr},
+    {"vmdk", "vmdk", nullptr},
+};
+
+// Removes a path when it goes out of scope unless released.
+class RemoveOnExit {
+ public:
+  explicit RemoveOnExit(std::string path) : path_(std::move(path)) {}
+  ~RemoveOnExit() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove(path_, ec);
+  }
+  void Release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& ExportFormats() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const ExportFormat& f : kExportFormats) out.push_back(f.name);
+    return out;
+  }();
+  return names;
+}
+
+absl::Status ExportImageFile(BlockDevice& device, const std::string& file,
+                             const std::string& format, const ProgressFn& progress) {
+  const ExportFormat* chosen = nullptr;
+  for (const ExportFormat& f : kExportFormats)
+    if (format == f.name) chosen = &f;
+  if (chosen == nullptr)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "unknown export format '%s' (expected %s)", format, absl::StrJoin(ExportFormats(), ", ")));
+  if (chosen->qemu_format == nullptr) return ExportRaw(device, file, progress);
+  // Both temporaries sit beside `file`: same file system, so the final
+  // rename is atomic, and the sparse raw costs only the data.
+  const std::string stem = absl::StrFormat("%s.layerdisk-%d", file, ::getpid());
+  const std::string raw = stem + ".raw", converted = stem + "." + format;
+  RemoveOnExit remove_raw(raw), remove_converted(converted);
+  RETURN_IF_ERROR(ExportRaw(device, raw, progress));
+  std::vector<std::string> argv = {"qemu-img", "convert", "-q", "-f", "raw", "-O",
+                                   chosen->qemu_format};
+  if (chosen->options != nullptr) {
+    argv.push_back("-o");
+    argv.push_back(chosen->options);
+  }
+  argv.push_back(raw);
+  argv.push_back(converted);
+  absl::StatusOr<std::string> ran = RunCapture(argv);
+  if (!ran.ok())
+    return absl::InternalError(absl::StrFormat("converting to %s failed: %s", format,
+                                               ran.status().message()));
+  std::error_code ec;
+  std::filesystem::rename(converted, file, ec);
+  if (ec)
+    return absl::InternalError(absl::StrFormat("cannot rename %s to %s: %s", converted, file,
+                                               ec.message()));
+  remove_converted.Release();
+  return absl::OkStatus();
+}
+
+}  // namespace layerdisk

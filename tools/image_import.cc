@@ -1,0 +1,162 @@
+// `layerdisk layer import`: an image, or a differencing/backing chain of
+// images, into layers.
+#include <map>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/size_parse.h"
+#include "common/status_macros.h"
+#include "tools/image_transfer.h"
+#include "tools/images/image_chain.h"
+#include "tools/output.h"
+#include "tools/progress.h"
+
+namespace layerdisk {
+namespace {
+
+struct Imported {
+  ImportResult result;
+  std::string format;
+  bool reused = false;  // an existing layer stood for this link
+};
+
+// Layers made by one import command, deleted again unless it succeeds.
+class ImportTransaction {
+ public:
+  explicit ImportTransaction(Store& store) : store_(store) {}
+  ~ImportTransaction() {
+    if (committed_) return;
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it) (void)store_.DeleteLayer(*it);
+  }
+  void Made(const std::string& layer) { made_.push_back(layer); }
+  void Commit() { committed_ = true; }
+
+ private:
+  Store& store_;
+  std::vector<std::string> made_;
+  bool committed_ = false;
+};
+
+absl::StatusOr<Imported> ImportLink(Store& store, const ImageLink& link, const std::string& name,
+                                    const std::string& parent) {
+  ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> image, link.open());
+  ImportOptions options{link.path, link.differencing ? parent : std::string(), link.identifier};
+  Imported out;
+  out.format = link.format;
+  ProgressBar bar("import " + name);
+  ASSIGN_OR_RETURN(out.result, store.ImportImage(name, *image, options, bar.Callback()));
+  return out;
+}
+
+// The layer already holding the image with VHD/VHDX identifier `id`.
+absl::StatusOr<std::optional<LayerInfo>> LayerWithImageId(Store& store, const std::string& id) {
+  if (id.empty()) return std::nullopt;
+  ASSIGN_OR_RETURN(std::vector<LayerInfo> layers, store.ListLayers());
+  for (const LayerInfo& l : layers)
+    if (l.image_id == id) return l;
+  return std::nullopt;
+}
+
+// A named parent must be the image the child names, when the format says.
+absl::Status CheckParentLayer(Store& store, const ImageLink& child, const std::string& parent) {
+  ASSIGN_OR_RETURN(LayerInfo layer, store.GetLayer(parent));
+  if (child.parent_identifier.empty()) return absl::OkStatus();  // qcow2, VMDK: no identity
+  if (layer.image_id.empty())
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "layer '%s' records no VHD/VHDX identifier, so it cannot be checked as the parent "
+        "(%s) of %s", parent, child.parent_identifier, child.path));
+  if (layer.image_id != child.parent_identifier)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "parent mismatch: %s names parent %s, but layer '%s' is image %s", child.path,
+        child.parent_identifier, parent, layer.image_id));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
+  // Read the image (and its chain) before touching the store: a typo or a
+  // broken image costs nothing.
+  RETURN_IF_ERROR(ValidateName("layer", args.name));
+  ASSIGN_OR_RETURN(std::vector<ImageLink> chain, OpenImageChain(args.file, args.format));
+  const ImageLink& top = chain.back();
+  if (!args.parent.empty() && !top.differencing)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s is not a differencing image or overlay; --parent applies only to those", args.file));
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
+  ImportTransaction transaction(*store);
+  std::vector<Imported> imported;
+  std::string below;  // the layer the next link goes on
+  if (!args.parent.empty()) {
+    RETURN_IF_ERROR(CheckParentLayer(*store, top, args.parent));
+    below = args.parent;
+  } else {
+    // Ancestors first, nearest parent named NAME.1, its parent NAME.2, ...
+    for (size_t i = 0; i + 1 < chain.size(); ++i) {
+      const ImageLink& link = chain[i];
+      ASSIGN_OR_RETURN(std::optional<LayerInfo> existing, LayerWithImageId(*store, link.identifier));
+      if (existing) {
+        Imported reuse;
+        reuse.result.layer = *existing;
+        reuse.format = link.format;
+        reuse.reused = true;
+        imported.push_back(reuse);
+        below = existing->name;
+        continue;
+      }
+      std::string name = absl::StrFormat("%s.%d", args.name, chain.size() - 1 - i);
+      ASSIGN_OR_RETURN(Imported one, ImportLink(*store, link, name, below));
+      transaction.Made(name);
+      imported.push_back(one);
+      below = name;
+    }
+  }
+  ASSIGN_OR_RETURN(Imported last, ImportLink(*store, top, args.name, below));
+  transaction.Made(args.name);
+  imported.push_back(last);
+  transaction.Commit();
+
+  uint64_t bytes_read = 0, new_chunks = 0, new_bytes = 0;
+  double seconds = 0;
+  nlohmann::json stack = nlohmann::json::array();
+  std::vector<std::string> names;
+  std::string text;
+  for (const Imported& i : imported) {
+    const ImportResult& r = i.result;
+    bytes_read += r.bytes_read;
+    new_chunks += r.new_chunks;
+    new_bytes += r.new_stored_bytes;
+    seconds += r.seconds;
+    names.push_back(r.layer.name);
+    nlohmann::json layer = ToJson(r.layer);
+    layer["reused"] = i.reused;
+    stack.push_back(layer);
+    if (i.reused) {
+      text += absl::StrFormat("reused layer %s (already holds %s)\n", r.layer.name, r.layer.source);
+    } else {
+      text += absl::StrFormat(
+          "imported layer %s from %s (%s %s, %s)\n"
+          "  read %s of data in %.2f s: %s; %d new chunks, %s newly stored\n",
+          r.layer.name, r.layer.source.substr(std::string("import:").size()), i.format,
+          r.layer.parent.empty() ? "whole disk" : "delta over " + r.layer.parent,
+          FormatSize(r.layer.size), FormatSize(r.bytes_read), r.seconds,
+          FormatRate(r.bytes_read, r.seconds), r.new_chunks, FormatSize(r.new_stored_bytes));
+    }
+  }
+  if (names.size() > 1)
+    text += absl::StrFormat("compose it with: layerdisk volume create VOLUME --layers %s\n",
+                            absl::StrJoin(names, ","));
+  const ImportResult& r = last.result;
+  nlohmann::json doc = {{"layer", ToJson(r.layer)},
+                        {"format", last.format},
+                        {"stack", stack},
+                        {"bytes_read", bytes_read},
+                        {"new_chunks", new_chunks},
+                        {"new_stored_bytes", new_bytes},
+                        {"seconds", seconds},
+                        {"mb_per_s", MegabytesPerSecond(bytes_read, seconds)}};
+  Emit(ctx.json, doc, text);
+  return absl::OkStatus();
+}
+
+}  // namespace layerdisk

@@ -1,0 +1,38 @@
+// Moving disk images in and out of a store: `layer import` of any supported
+// format (with differencing and backing chains as layer stacks) and
+// `export --format`.
+#ifndef LAYERDISK_TOOLS_IMAGE_TRANSFER_H_
+#define LAYERDISK_TOOLS_IMAGE_TRANSFER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "tools/cli_context.h"
+
+namespace layerdisk {
+
+struct ImportArgs {
+  std::string name;
+  std::string file;
+  std::string format = "auto";
+  std::string parent;  // the layer a differencing image goes on; empty: import its chain
+};
+
+// Imports args.file as layer args.name. A differencing image (VHD/VHDX
+// child, qcow2 overlay) becomes a delta layer over --parent, or over layers
+// made from its chain first (an ancestor already imported with the same
+// VHD/VHDX identifier is reused). On failure every layer this call made is
+// deleted again.
+absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args);
+
+// The formats `export --format` writes, raw first.
+const std::vector<std::string>& ExportFormats();
+// Writes `device` to `file` as `format`: raw natively and sparse; others by
+// `qemu-img convert` from a sparse raw file beside `file`, removed after.
+// Nothing is left at `file` on failure.
+absl::Status ExportImageFile(BlockDevice& device, const std::string& file,
+                             const std::string& format, const ProgressFn& progress);
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_TOOLS_IMAGE_TRANSFER_H_

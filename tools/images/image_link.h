@@ -1,0 +1,73 @@
+// ImageLink: one image of a chain (a whole disk, or a differencing child /
+// overlay over the link below it), as the importer sees it.
+#ifndef LAYERDISK_TOOLS_IMAGES_IMAGE_LINK_H_
+#define LAYERDISK_TOOLS_IMAGES_IMAGE_LINK_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/block_device.h"
+
+namespace layerdisk {
+
+struct ImageLink {
+  std::string path;    // absolute
+  std::string format;  // raw, vhd, vhdx, qcow2, vmdk
+  uint64_t size = 0;   // virtual size in bytes
+  // The image's own identifier and the one it names for its parent, as
+  // lowercase hex (VHD/VHDX UUIDs); empty where the format has none.
+  std::string identifier;
+  std::string parent_identifier;
+  // A delta over the link below it in the chain.
+  bool differencing = false;
+  // Opens the image as an import reads it: the composed disk (this link
+  // over its ancestors). For a differencing link Map() reports as holes the
+  // ranges it leaves to its parent; for a whole disk, unallocated ranges as
+  // zero. The returned device is used by one thread.
+  std::function<absl::StatusOr<std::unique_ptr<BlockDevice>>()> open;
+};
+
+// A read-only BlockDevice base for image readers: rejects writes, serves
+// Map() from an allocation list computed when the image was opened.
+class ImageDevice : public BlockDevice {
+ public:
+  ImageDevice(uint64_t size, std::vector<DeviceExtent> allocation)
+      : size_(size), allocation_(std::move(allocation)) {}
+  uint64_t size() const override { return size_; }
+  bool read_only() const override { return true; }
+  uint32_t block_size() const override { return 512; }
+  absl::Status Write(uint64_t, absl::Span<const char>, bool) override;
+  absl::Status WriteZeroes(uint64_t, uint64_t, bool) override;
+  absl::Status Trim(uint64_t, uint64_t, bool) override;
+  absl::Status Flush() override { return absl::OkStatus(); }
+  // The allocation list clipped to [offset, offset + length).
+  absl::StatusOr<std::vector<DeviceExtent>> Map(uint64_t offset, uint64_t length) override;
+
+ protected:
+  // InvalidArgument unless [offset, offset + length) lies inside the image.
+  absl::Status CheckRange(uint64_t offset, uint64_t length) const;
+
+ private:
+  const uint64_t size_;
+  const std::vector<DeviceExtent> allocation_;
+};
+
+// Appends [offset, offset + length) to `out`, merging it with the last
+// extent when they touch and agree.
+void AppendExtent(std::vector<DeviceExtent>* out, uint64_t offset, uint64_t length,
+                  bool hole, bool zero);
+
+// The extents a whole-disk image leaves unallocated are zero; a
+// differencing one leaves them to its parent (a hole).
+inline void AppendUnallocated(std::vector<DeviceExtent>* out, uint64_t offset,
+                              uint64_t length, bool differencing) {
+  AppendExtent(out, offset, length, /*hole=*/true, /*zero=*/!differencing);
+}
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_TOOLS_IMAGES_IMAGE_LINK_H_

@@ -1,0 +1,154 @@
+#include "tools/images/qemu_image.h"
+
+#include <libnbd.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "tools/images/subprocess.h"
+
+namespace layerdisk {
+namespace {
+
+// qemu-nbd refuses requests above 32 MiB.
+constexpr uint64_t kMaxNbdRead = 32ull << 20;
+
+std::string NbdError() {
+  const char* e = nbd_get_error();
+  return e ? e : "unknown libnbd error";
+}
+
+// One image served by a qemu-nbd child that libnbd started (systemd socket
+// activation: no socket path, no port). The child ends when the handle
+// closes.
+class NbdImage final : public ImageDevice {
+ public:
+  NbdImage(nbd_handle* nbd, std::string path, uint64_t size,
+           std::vector<DeviceExtent> allocation)
+      : ImageDevice(size, std::move(allocation)), nbd_(nbd), path_(std::move(path)) {}
+  ~NbdImage() override { nbd_close(nbd_); }
+
+  absl::Status Read(uint64_t offset, absl::Span<char> out) override {
+    RETURN_IF_ERROR(CheckRange(offset, out.size()));
+    for (uint64_t done = 0; done < out.size();) {
+      uint64_t n = std::min<uint64_t>(kMaxNbdRead, out.size() - done);
+      if (nbd_pread(nbd_, out.data() + done, n, offset + done, 0) != 0)
+        return absl::DataLossError(absl::StrFormat(
+            "%s: reading %d bytes at offset %d failed: %s", path_, n, offset + done, NbdError()));
+      done += n;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  nbd_handle* const nbd_;
+  const std::string path_;
+};
+
+absl::StatusOr<nlohmann::json> RunJson(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(std::string out, RunCapture(argv));
+  nlohmann::json doc = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded())
+    return absl::InternalError(absl::StrFormat("%s printed JSON we cannot parse", argv[0]));
+  return doc;
+}
+
+uint64_t U64(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+bool Flag(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+// What `path` allocates: for a whole disk its data (the rest zero); for an
+// overlay whatever it defines itself, depth 0 (the rest a hole).
+absl::StatusOr<std::vector<DeviceExtent>> Allocation(const std::string& path,
+                                                     const std::string& format,
+                                                     uint64_t size, bool differencing) {
+  ASSIGN_OR_RETURN(nlohmann::json map,
+                   RunJson({"qemu-img", "map", "--output=json", "-f", format, path}));
+  if (!map.is_array()) return absl::InternalError("qemu-img map printed no extent list");
+  std::vector<DeviceExtent> out;
+  uint64_t pos = 0;
+  for (const nlohmann::json& e : map) {
+    uint64_t start = U64(e, "start"), length = U64(e, "length");
+    if (start != pos || length > size - std::min(size, start))
+      return absl::InternalError(absl::StrFormat(
+          "qemu-img map of %s reported an extent out of order at %d", path, start));
+    bool defined = differencing ? Flag(e, "present") && U64(e, "depth") == 0
+                                : Flag(e, "data");
+    if (defined) AppendExtent(&out, start, length, false, false);
+    else AppendUnallocated(&out, start, length, differencing);
+    pos = start + length;
+  }
+  if (pos != size)
+    return absl::InternalError(absl::StrFormat("qemu-img map of %s stopped at %d", path, pos));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<BlockDevice>> OpenNbd(const std::string& path,
+                                                     const std::string& format,
+                                                     uint64_t size, bool differencing) {
+  ASSIGN_OR_RETURN(std::vector<DeviceExtent> allocation,
+                   Allocation(path, format, size, differencing));
+  nbd_handle* nbd = nbd_create();
+  if (nbd == nullptr) return absl::InternalError(NbdError());
+  std::string fmt = "--format=" + format;
+  const char* argv[] = {"qemu-nbd", "--read-only", "--persistent", fmt.c_str(),
+                        path.c_str(), nullptr};
+  if (nbd_connect_systemd_socket_activation(nbd, const_cast<char**>(argv)) != 0) {
+    std::string why = NbdError();
+    nbd_close(nbd);
+    return absl::FailedPreconditionError(
+        absl::StrFormat("cannot serve %s with qemu-nbd: %s", path, why));
+  }
+  int64_t served = nbd_get_size(nbd);
+  if (served < 0 || static_cast<uint64_t>(served) != size) {
+    nbd_close(nbd);
+    return absl::InternalError(absl::StrFormat(
+        "qemu-nbd serves %s as %d bytes, qemu-img said %d", path, served, size));
+  }
+  return std::unique_ptr<BlockDevice>(
+      std::make_unique<NbdImage>(nbd, path, size, std::move(allocation)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ImageLink>> QemuImageChain(const std::string& path,
+                                                      const std::string& format) {
+  // An absolute top path makes qemu-img report every backing file absolute.
+  std::error_code ec;
+  std::string top = std::filesystem::absolute(path, ec).lexically_normal().string();
+  if (ec) top = path;
+  ASSIGN_OR_RETURN(nlohmann::json chain,
+                   RunJson({"qemu-img", "info", "--backing-chain", "--output=json", "-f",
+                            format, top}));
+  if (!chain.is_array() || chain.empty())
+    return absl::InternalError("qemu-img info printed no image chain");
+  std::vector<ImageLink> links;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    ImageLink link;
+    link.path = it->value("filename", std::string());
+    link.format = it->value("format", std::string());
+    link.size = U64(*it, "virtual-size");
+    link.differencing = !links.empty();
+    if (link.format != "qcow2" && link.format != "vmdk" && link.format != "raw")
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s in the backing chain of %s is a %s image; only qcow2, vmdk and raw "
+          "backing files are read", link.path, path, link.format));
+    if (link.size == 0)
+      return absl::InvalidArgumentError(absl::StrFormat("%s has no virtual size", link.path));
+    link.open = [p = link.path, f = link.format, s = link.size, d = link.differencing]() {
+      return OpenNbd(p, f, s, d);
+    };
+    links.push_back(std::move(link));
+  }
+  return links;
+}
+
+}  // namespace layerdisk

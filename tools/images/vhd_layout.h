@@ -1,0 +1,60 @@
+// What layerdisk needs from a VHD or VHDX file's metadata: its size, its
+// identity and its parent's, and which ranges it allocates. libvhdi reads
+// the bytes (vhdi_image.h); it does not tell allocation, so we parse just
+// enough ourselves: VHD footer, dynamic header, BAT and sector bitmaps; VHDX
+// headers, region table, metadata and BAT. Every field and offset is checked
+// before use: these files may be hostile.
+#ifndef LAYERDISK_TOOLS_IMAGES_VHD_LAYOUT_H_
+#define LAYERDISK_TOOLS_IMAGES_VHD_LAYOUT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/block_device.h"
+
+namespace layerdisk {
+
+// Where a differencing child keeps a run of the sectors it defines.
+struct ChildRun {
+  uint64_t offset = 0;       // in the virtual disk
+  uint64_t length = 0;
+  uint64_t file_offset = 0;  // kZeroRun: the run reads as zeroes
+};
+inline constexpr uint64_t kZeroRun = ~uint64_t{0};
+
+struct VhdLayout {
+  uint64_t size = 0;  // virtual disk size in bytes
+  bool differencing = false;
+  // Canonical lowercase GUID strings ("8-4-4-4-12"); parent_identifier is
+  // empty unless differencing.
+  std::string identifier;
+  std::string parent_identifier;
+  // The parent's file name as the child records it (may be a Windows path).
+  std::string parent_name;
+  // Data ranges; unallocated ones zero (whole disk) or holes (differencing).
+  std::vector<DeviceExtent> allocation;
+  // Differencing only: the child's own sectors, in disk order. We compose
+  // child over parent ourselves: libvhdi 20210425 reads a run of child
+  // sectors that ends inside a sector-bitmap byte through to the byte's end.
+  std::vector<ChildRun> child_runs;
+};
+
+// Appends a run, merging it with the last when both are contiguous.
+void AppendChildRun(std::vector<ChildRun>* runs, uint64_t offset, uint64_t length,
+                    uint64_t file_offset);
+
+absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path);   // vhd_layout.cc
+absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path);  // vhdx_layout.cc
+
+// 16 bytes as a canonical GUID string, in file order (VHD) or with the first
+// three fields little-endian (VHDX, as Windows stores GUIDs).
+std::string GuidFromBytes(const std::string& b, size_t at, bool mixed_endian);
+
+// The ASCII of a UTF-16 string (other characters become '?'), up to a NUL.
+std::string Utf16ToAscii(const std::string& b, size_t at, size_t bytes, bool big_endian);
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_TOOLS_IMAGES_VHD_LAYOUT_H_

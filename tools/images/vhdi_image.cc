@@ -1,0 +1,234 @@
+#include "tools/images/vhdi_image.h"
+
+#include <libvhdi.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "common/status_macros.h"
+#include "engine/raw_image.h"
+#include "tools/images/image_file.h"
+#include "tools/images/vhd_layout.h"
+
+namespace layerdisk {
+namespace {
+
+constexpr int kMaxChainDepth = 64;
+
+// libvhdi's error as one line (it keeps a backtrace of several).
+std::string TakeError(libvhdi_error_t** error) {
+  if (error == nullptr || *error == nullptr) return "unknown libvhdi error";
+  char buf[1024] = {0};
+  libvhdi_error_sprint(*error, buf, sizeof buf);
+  libvhdi_error_free(error);
+  std::string s = absl::StrReplaceAll(buf, {{"\n", "; "}});
+  while (!s.empty() && (s.back() == ' ' || s.back() == ';')) s.pop_back();
+  return s;
+}
+
+// A fixed or dynamic VHD/VHDX read with libvhdi (Open() takes a list so
+// that libvhdi could compose a chain, but differencing children are composed
+// by DiffOverlay below).
+class VhdiImage final : public ImageDevice {
+ public:
+  VhdiImage(uint64_t size, std::vector<DeviceExtent> allocation, std::string path)
+      : ImageDevice(size, std::move(allocation)), path_(std::move(path)) {}
+  ~VhdiImage() override {
+    for (auto it = files_.rbegin(); it != files_.rend(); ++it) {
+      libvhdi_file_close(*it, nullptr);
+      libvhdi_file_free(&*it, nullptr);
+    }
+  }
+
+  // Opens `paths` (base first) and links each to its parent.
+  absl::Status Open(const std::vector<std::string>& paths) {
+    for (const std::string& p : paths) {
+      libvhdi_error_t* error = nullptr;
+      libvhdi_file_t* file = nullptr;
+      if (libvhdi_file_initialize(&file, &error) != 1)
+        return absl::InternalError(TakeError(&error));
+      if (libvhdi_file_open(file, p.c_str(), libvhdi_get_access_flags_read(), &error) != 1) {
+        libvhdi_file_free(&file, nullptr);
+        return absl::DataLossError(absl::StrFormat("%s: libvhdi cannot open it: %s", p, TakeError(&error)));
+      }
+      if (!files_.empty() && libvhdi_file_set_parent_file(file, files_.back(), &error) != 1) {
+        std::string why = TakeError(&error);
+        libvhdi_file_close(file, nullptr);
+        libvhdi_file_free(&file, nullptr);
+        return absl::DataLossError(absl::StrFormat("%s: libvhdi refuses its parent: %s", p, why));
+      }
+      files_.push_back(file);
+    }
+    size64_t media = 0;
+    libvhdi_error_t* error = nullptr;
+    if (libvhdi_file_get_media_size(files_.back(), &media, &error) != 1)
+      return absl::DataLossError(absl::StrFormat("%s: %s", path_, TakeError(&error)));
+    if (media != size())
+      return absl::DataLossError(absl::StrFormat(
+          "%s: libvhdi reads a disk of %d bytes, its metadata says %d", path_, media, size()));
+    return absl::OkStatus();
+  }
+
+  absl::Status Read(uint64_t offset, absl::Span<char> out) override {
+    RETURN_IF_ERROR(CheckRange(offset, out.size()));
+    absl::MutexLock lock(&mu_);  // a libvhdi handle has one file position
+    for (size_t done = 0; done < out.size();) {
+      libvhdi_error_t* error = nullptr;
+      ssize_t n = libvhdi_file_read_buffer_at_offset(files_.back(), out.data() + done,
+                                                     out.size() - done,
+                                                     static_cast<off64_t>(offset + done), &error);
+      if (n <= 0)
+        return absl::DataLossError(absl::StrFormat("%s: reading at offset %d failed: %s", path_,
+                                                   offset + done, TakeError(&error)));
+      done += static_cast<size_t>(n);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::string path_;
+  absl::Mutex mu_;
+  std::vector<libvhdi_file_t*> files_;
+};
+
+// A differencing child composed over its parent: the parent's bytes, then
+// the child's own runs read from its file over them.
+class DiffOverlay final : public ImageDevice {
+ public:
+  DiffOverlay(uint64_t size, std::vector<DeviceExtent> allocation, ImageFile file,
+              std::unique_ptr<BlockDevice> parent, std::shared_ptr<const std::vector<ChildRun>> runs)
+      : ImageDevice(size, std::move(allocation)), file_(std::move(file)),
+        parent_(std::move(parent)), runs_(std::move(runs)) {}
+
+  absl::Status Read(uint64_t offset, absl::Span<char> out) override {
+    RETURN_IF_ERROR(CheckRange(offset, out.size()));
+    const uint64_t end = offset + out.size();
+    // A child larger than its parent: past the parent's end it reads zero.
+    const uint64_t from_parent = offset < parent_->size() ? std::min(end, parent_->size()) - offset : 0;
+    if (from_parent > 0) RETURN_IF_ERROR(parent_->Read(offset, out.subspan(0, from_parent)));
+    std::memset(out.data() + from_parent, 0, out.size() - from_parent);
+    auto it = std::upper_bound(runs_->begin(), runs_->end(), offset,
+                               [](uint64_t off, const ChildRun& r) { return off < r.offset; });
+    if (it != runs_->begin()) --it;
+    for (; it != runs_->end() && it->offset < end; ++it) {
+      uint64_t lo = std::max(offset, it->offset), hi = std::min(end, it->offset + it->length);
+      if (lo >= hi) continue;
+      char* dst = out.data() + (lo - offset);
+      if (it->file_offset == kZeroRun) {
+        std::memset(dst, 0, hi - lo);
+        continue;
+      }
+      ASSIGN_OR_RETURN(std::string bytes, file_.Read(it->file_offset + (lo - it->offset), hi - lo,
+                                                     "data block"));
+      std::memcpy(dst, bytes.data(), bytes.size());
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  ImageFile file_;
+  std::unique_ptr<BlockDevice> parent_;
+  const std::shared_ptr<const std::vector<ChildRun>> runs_;
+};
+
+// Where the parent named `name` (often a Windows path) lies: an existing
+// path as given, else its file name beside the child.
+std::string FindParent(const std::string& child, const std::string& name) {
+  std::string unixish = absl::StrReplaceAll(name, {{"\\", "/"}});
+  std::filesystem::path dir = std::filesystem::path(child).parent_path();
+  std::error_code ec;
+  std::filesystem::path as_given = unixish;
+  if (as_given.is_relative()) as_given = dir / as_given;
+  if (!unixish.empty() && std::filesystem::is_regular_file(as_given, ec)) return as_given.lexically_normal();
+  return (dir / std::filesystem::path(unixish).filename()).lexically_normal();
+}
+
+absl::StatusOr<VhdLayout> ReadLayout(const std::string& path, const std::string& format) {
+  return format == "vhdx" ? ReadVhdxLayout(path) : ReadVhdLayout(path);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ImageLink>> VhdImageChain(const std::string& path,
+                                                     const std::string& format) {
+  struct Found {
+    std::string path, format;
+    VhdLayout layout;
+  };
+  // Walk from the child up to the base.
+  std::vector<Found> top_first;
+  std::set<std::string> seen_paths, seen_ids;
+  std::string current = std::filesystem::absolute(path).lexically_normal();
+  std::string current_format = format;
+  while (true) {
+    if (static_cast<int>(top_first.size()) >= kMaxChainDepth)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: the differencing chain is deeper than %d images", path, kMaxChainDepth));
+    std::error_code ec;
+    std::string canonical = std::filesystem::weakly_canonical(current, ec).string();
+    if (ec) canonical = current;
+    ASSIGN_OR_RETURN(VhdLayout layout, ReadLayout(current, current_format));
+    if (!seen_paths.insert(canonical).second || !seen_ids.insert(layout.identifier).second)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: the differencing chain loops back to %s", path, current));
+    if (!top_first.empty() && top_first.back().layout.parent_identifier != layout.identifier)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: parent %s has identifier %s, but the child names parent %s",
+          top_first.back().path, current, layout.identifier,
+          top_first.back().layout.parent_identifier));
+    const bool differencing = layout.differencing;
+    const std::string parent_name = layout.parent_name;
+    top_first.push_back({current, current_format, std::move(layout)});
+    if (!differencing) break;
+    std::string parent = FindParent(current, parent_name);
+    if (!std::filesystem::is_regular_file(parent, ec))
+      return absl::NotFoundError(absl::StrFormat(
+          "%s: its parent '%s' is not at %s (put the parent beside its child)", current,
+          parent_name, parent));
+    ASSIGN_OR_RETURN(std::string parent_format, DetectImageFormat(parent));
+    if (parent_format != "vhd" && parent_format != "vhdx")
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: its parent %s is a %s image, not VHD or VHDX", current, parent, parent_format));
+    current = parent;
+    current_format = parent_format;
+  }
+
+  std::vector<ImageLink> links;
+  for (auto it = top_first.rbegin(); it != top_first.rend(); ++it) {
+    ImageLink link;
+    link.path = it->path;
+    link.format = it->format;
+    link.size = it->layout.size;
+    link.identifier = it->layout.identifier;
+    link.parent_identifier = it->layout.parent_identifier;
+    link.differencing = it->layout.differencing;
+    auto allocation =
+        std::make_shared<const std::vector<DeviceExtent>>(std::move(it->layout.allocation));
+    if (!link.differencing) {
+      link.open = [path = link.path, allocation, size = link.size]()
+          -> absl::StatusOr<std::unique_ptr<BlockDevice>> {
+        auto image = std::make_unique<VhdiImage>(size, *allocation, path);
+        RETURN_IF_ERROR(image->Open({path}));
+        return std::unique_ptr<BlockDevice>(std::move(image));
+      };
+    } else {
+      auto runs = std::make_shared<const std::vector<ChildRun>>(std::move(it->layout.child_runs));
+      link.open = [path = link.path, allocation, runs, size = link.size,
+                   open_parent = links.back().open]()
+          -> absl::StatusOr<std::unique_ptr<BlockDevice>> {
+        ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> parent, open_parent());
+        ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path));
+        return std::unique_ptr<BlockDevice>(std::make_unique<DiffOverlay>(
+            size, *allocation, std::move(file), std::move(parent), runs));
+      };
+    }
+    links.push_back(std::move(link));
+  }
+  return links;
+}
+
+}  // namespace layerdisk
