@@ -42,10 +42,10 @@ ImageTree::ImageTree(ImageCatalog* catalog, absl::Duration listing_ttl)
   for (const FixedDir& d : kFixedDirs) nodes_[d.inode] = TreeNode{d.inode, d.type, {}};
 }
 
-absl::StatusOr<std::vector<ImageEntry>> ImageTree::Listing() {
+absl::StatusOr<std::vector<ImageEntry>> ImageTree::Listing(bool fresh) {
   absl::MutexLock lock(&listing_mu_);
   absl::Time now = absl::Now();
-  if (now - listed_at_ >= listing_ttl_) {
+  if (fresh || now - listed_at_ >= listing_ttl_) {
     ASSIGN_OR_RETURN(listing_, catalog_->ListImages());
     listed_at_ = now;
   }
@@ -62,14 +62,14 @@ TreeNode ImageTree::NodeFor(const std::string& key, NodeType type, const ImageEn
   return nodes_[it->second];
 }
 
-absl::StatusOr<std::vector<DirEntry>> ImageTree::Children(const TreeNode& dir) {
+absl::StatusOr<std::vector<DirEntry>> ImageTree::Children(const TreeNode& dir, bool fresh) {
   std::vector<DirEntry> out;
   if (dir.type == NodeType::kRoot) {
     for (const FixedDir& d : kFixedDirs) out.push_back({d.name, TreeNode{d.inode, d.type, {}}});
     return out;
   }
   if (dir.type == NodeType::kImage) return absl::InvalidArgumentError("not a directory");
-  ASSIGN_OR_RETURN(std::vector<ImageEntry> images, Listing());
+  ASSIGN_OR_RETURN(std::vector<ImageEntry> images, Listing(fresh));
   for (const ImageEntry& image : images) {
     const std::string incarnation = absl::StrCat("#", image.created_unix_ms);
     if (dir.type == NodeType::kSnapshotsDir && image.kind == ImageKind::kVolume) {
@@ -93,15 +93,17 @@ absl::StatusOr<std::vector<DirEntry>> ImageTree::Children(const TreeNode& dir) {
 
 absl::StatusOr<TreeNode> ImageTree::Lookup(uint64_t parent, const std::string& name) {
   ASSIGN_OR_RETURN(TreeNode dir, Get(parent));
-  ASSIGN_OR_RETURN(std::vector<DirEntry> children, Children(dir));
-  for (DirEntry& e : children)
-    if (e.name == name) return std::move(e.node);
+  for (bool fresh : {false, true}) {
+    ASSIGN_OR_RETURN(std::vector<DirEntry> children, Children(dir, fresh));
+    for (DirEntry& e : children)
+      if (e.name == name) return std::move(e.node);
+  }
   return absl::NotFoundError(absl::StrCat(PathOf(dir), "/", name, " does not exist"));
 }
 
 absl::StatusOr<std::vector<DirEntry>> ImageTree::ReadDir(uint64_t dir) {
   ASSIGN_OR_RETURN(TreeNode node, Get(dir));
-  return Children(node);
+  return Children(node, /*fresh=*/true);
 }
 
 absl::StatusOr<TreeNode> ImageTree::Get(uint64_t inode) {

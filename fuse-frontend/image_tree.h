@@ -54,8 +54,10 @@ struct DirEntry {
 
 class ImageTree {
  public:
-  // Listings younger than `listing_ttl` are reused: `ls -l` of a directory
-  // looks every entry up, and one catalog scan serves them all.
+  // Lookups that find their name in a listing younger than `listing_ttl`
+  // reuse it: `ls -l` of a directory looks every entry up, and one catalog
+  // scan serves them all. A miss and a directory listing always scan anew,
+  // so a new object shows at once.
   ImageTree(ImageCatalog* catalog, absl::Duration listing_ttl);
 
   // `name` in directory `parent`, against a fresh listing. NotFound if it
@@ -69,10 +71,10 @@ class ImageTree {
   static std::string PathOf(const TreeNode& node);
 
  private:
-  absl::StatusOr<std::vector<ImageEntry>> Listing();
+  absl::StatusOr<std::vector<ImageEntry>> Listing(bool fresh);
   // The node for `key`, made (with the next inode number) on first sight.
   TreeNode NodeFor(const std::string& key, NodeType type, const ImageEntry& image);
-  absl::StatusOr<std::vector<DirEntry>> Children(const TreeNode& dir);
+  absl::StatusOr<std::vector<DirEntry>> Children(const TreeNode& dir, bool fresh);
 
   ImageCatalog* const catalog_;
   const absl::Duration listing_ttl_;
