@@ -48,7 +48,8 @@ class Connection::Request final : public WorkItem, public PendingReply {
     // The volume was deleted or rolled back under this client (a forced
     // management command): nothing it sends can succeed any more, so end
     // the connection once its replies are out.
-    if (executor.device_gone()) connection_->Shutdown(false);
+    if (executor.device_gone())
+      connection_->Shutdown(false, "the export was deleted or rolled back");
   }
   void OnSent() override { connection_->ReleaseRequest(this); }
 
@@ -74,8 +75,9 @@ Connection::~Connection() {
   for (Request* r : free_) delete r;
 }
 
-void Connection::Shutdown(bool hard) {
+void Connection::Shutdown(bool hard, std::string_view why) {
   std::lock_guard<std::mutex> lock(transport_mu_);
+  if (shutdown_why_.empty()) shutdown_why_ = why;
   if (!closed_) shutdown(fd_, hard ? SHUT_RDWR : SHUT_RD);
 }
 
@@ -113,12 +115,17 @@ void Connection::Run() {
       if (!flushed.ok() && why.ok()) why = flushed;
     }
   }
+  std::string server_why;
   {
     std::lock_guard<std::mutex> lock(transport_mu_);
     closed_ = true;
     transport_.reset();
+    server_why = shutdown_why_;
   }
-  std::string reason = why.ok() ? "client disconnected"
+  // A connection the server cut off ends with a read error or EOF; the
+  // server's reason is the one worth logging.
+  std::string reason = !server_why.empty() ? server_why
+                       : why.ok()          ? "client disconnected"
                        : why.code() == absl::StatusCode::kCancelled
                            ? std::string(why.message())
                            : why.ToString();

@@ -44,8 +44,9 @@ class Connection {
 
   void Run();
   // Stops reading requests; those in flight still get their replies. With
-  // `hard`, also fails sends, for clients that stopped reading.
-  void Shutdown(bool hard);
+  // `hard`, also fails sends, for clients that stopped reading. `why` is
+  // logged as the reason the connection ended.
+  void Shutdown(bool hard, std::string_view why);
   // The export this client negotiated; empty during the handshake.
   std::string export_name() const;
 
@@ -76,6 +77,7 @@ class Connection {
   std::unique_ptr<Transport> transport_;
   bool closed_ = false;     // guarded by transport_mu_; fd_ no longer ours
   std::string export_name_;  // guarded by transport_mu_
+  std::string shutdown_why_;  // guarded by transport_mu_; first reason wins
 
   NegotiatedExport export_;
   std::unique_ptr<ReplyWriter> writer_;

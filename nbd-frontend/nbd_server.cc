@@ -45,7 +45,8 @@ class NbdServerImpl final : public NbdServer {
   absl::Status Init();
   std::vector<std::string> addresses() const override;
   int connection_count() const override;
-  int DisconnectClients(const std::function<bool(std::string_view)>& match) override;
+  int DisconnectClients(const std::function<bool(std::string_view)>& match,
+                        std::string_view why) override;
   void Stop() override;
 
  private:
@@ -60,7 +61,7 @@ class NbdServerImpl final : public NbdServer {
   void ReapFinished();
   // Shuts down `ids` gently, then hard after kStopGrace, and waits until
   // each has finished.
-  void ShutdownAndWait(const std::vector<uint64_t>& ids,
+  void ShutdownAndWait(const std::vector<uint64_t>& ids, std::string_view why,
                        std::unique_lock<std::mutex>& lock);
 
   const NbdServerOptions options_;
@@ -181,6 +182,7 @@ void NbdServerImpl::ReapFinished() {
 }
 
 void NbdServerImpl::ShutdownAndWait(const std::vector<uint64_t>& ids,
+                                    std::string_view why,
                                     std::unique_lock<std::mutex>& lock) {
   // A finished connection stays in connections_ until ReapFinished joins
   // it, which only the accept thread or Stop() does, after this returns.
@@ -192,16 +194,17 @@ void NbdServerImpl::ShutdownAndWait(const std::vector<uint64_t>& ids,
     }
     return true;
   };
-  for (uint64_t id : ids) connections_.at(id).connection->Shutdown(false);
+  for (uint64_t id : ids) connections_.at(id).connection->Shutdown(false, why);
   if (finished_cv_.wait_for(lock, absl::ToChronoSeconds(kStopGrace), all_done)) return;
   for (uint64_t id : ids) {
     auto it = connections_.find(id);
-    if (it != connections_.end()) it->second.connection->Shutdown(true);
+    if (it != connections_.end()) it->second.connection->Shutdown(true, why);
   }
   finished_cv_.wait(lock, all_done);
 }
 
-int NbdServerImpl::DisconnectClients(const std::function<bool(std::string_view)>& match) {
+int NbdServerImpl::DisconnectClients(const std::function<bool(std::string_view)>& match,
+                                     std::string_view why) {
   std::unique_lock<std::mutex> lock(mu_);
   std::vector<uint64_t> ids;
   for (auto& [id, slot] : connections_) {
@@ -212,7 +215,7 @@ int NbdServerImpl::DisconnectClients(const std::function<bool(std::string_view)>
   if (ids.empty()) return 0;
   context_.log(absl::StrFormat("nbd: disconnecting %d client%s", ids.size(),
                                ids.size() == 1 ? "" : "s"));
-  ShutdownAndWait(ids, lock);
+  ShutdownAndWait(ids, why, lock);
   return static_cast<int>(ids.size());
 }
 
@@ -237,7 +240,7 @@ void NbdServerImpl::Stop() {
     std::unique_lock<std::mutex> lock(mu_);
     std::vector<uint64_t> all;
     for (auto& [id, slot] : connections_) all.push_back(id);
-    ShutdownAndWait(all, lock);
+    ShutdownAndWait(all, "server stopping", lock);
   }
   ReapFinished();
   pool_.reset();

@@ -107,9 +107,11 @@ class NbdServer {
   // Disconnects every client whose export name `match` accepts, after its
   // in-flight requests are answered (cut off after a grace period if it
   // stops reading), and returns once they are gone, their writes flushed.
-  // Returns how many there were. Clients still in the handshake are not
-  // affected: the export they ask for next is looked up afresh.
-  virtual int DisconnectClients(const std::function<bool(std::string_view)>& match) = 0;
+  // Returns how many there were; `why` is logged for each. Clients still in
+  // the handshake are not affected: the export they ask for next is looked
+  // up afresh.
+  virtual int DisconnectClients(const std::function<bool(std::string_view)>& match,
+                                std::string_view why) = 0;
 
   // Stops accepting, disconnects every client after its in-flight requests
   // complete, flushes every device that was written and joins all threads.

@@ -83,7 +83,9 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   std::atomic<NbdServer*> nbd_server{nullptr};
   ControlService control_service(
       store.get(), [&nbd_server](const std::function<bool(std::string_view)>& match) {
-        if (NbdServer* server = nbd_server.load()) server->DisconnectClients(match);
+        if (NbdServer* server = nbd_server.load())
+          server->DisconnectClients(match, "disconnected: the volume was deleted or "
+                                           "rolled back with --force");
       });
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + control, grpc::InsecureServerCredentials());
