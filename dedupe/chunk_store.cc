@@ -165,6 +165,68 @@ absl::StatusOr<ChunkGcResult> ChunkStore::CollectGarbage() {
   return result;
 }
 
+absl::Status ChunkStore::IngestRecords(absl::Span<const ReceivedRecord> records,
+                                       uint32_t raw_length) {
+  // Verify everything before taking the lock: decoding and hashing are the
+  // CPU work, spread over the cores for a large batch.
+  std::vector<absl::Status> checks(records.size());
+  auto verify = [&](size_t begin, size_t end) {
+    std::string bytes(raw_length, '\0');
+    for (size_t i = begin; i < end; ++i) {
+      const ReceivedRecord& r = records[i];
+      if (ChunkRawLength(r.record) != raw_length) {
+        checks[i] = absl::DataLossError(absl::StrCat(
+            "chunk ", r.name.Hex(), ": the record holds ", ChunkRawLength(r.record),
+            " bytes, not a block of ", raw_length));
+        continue;
+      }
+      absl::Status decoded = DecodeChunk(r.record, absl::MakeSpan(bytes));
+      if (!decoded.ok()) {
+        checks[i] = absl::DataLossError(
+            absl::StrCat("chunk ", r.name.Hex(), ": ", decoded.message()));
+      } else if (!(NameChunk(bytes) == r.name)) {
+        checks[i] = absl::DataLossError(absl::StrCat(
+            "chunk ", r.name.Hex(), ": its bytes do not match its name (SHA-256)"));
+      }
+    }
+  };
+  if (records.size() >= 32) {
+    ParallelFor(records.size(), verify);
+  } else {
+    verify(0, records.size());
+  }
+  for (const absl::Status& c : checks) RETURN_IF_ERROR(c);
+
+  absl::MutexLock lock(&commit_mu_);
+  rocksdb::WriteBatch batch;
+  for (const ReceivedRecord& r : records) {
+    ASSIGN_OR_RETURN(std::optional<RefRecord> known, Lookup(r.name));
+    if (known) continue;
+    rocksdb::Slice key = ToSlice(r.name.view());
+    batch.Put(chunks_, key, ToSlice(r.record));
+    RefRecord add{0, raw_length, static_cast<uint32_t>(r.record.size())};
+    batch.Merge(refs_, key, ToSlice(EncodeRefRecord(add)));
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "store received chunks");
+}
+
+absl::StatusOr<std::vector<bool>> ChunkStore::Contains(absl::Span<const ChunkName> names) {
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(names.size());
+  for (const ChunkName& n : names) keys.push_back(ToSlice(n.view()));
+  std::vector<rocksdb::PinnableSlice> values(names.size());
+  std::vector<rocksdb::Status> statuses(names.size());
+  db_->MultiGet(rocksdb::ReadOptions(), refs_, keys.size(), keys.data(), values.data(),
+                statuses.data());
+  std::vector<bool> present(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    RETURN_IF_ERROR(FromRocks(statuses[i], "look up chunks"));
+    present[i] = true;
+  }
+  return present;
+}
+
 PreparedChunk ChunkStore::Prepare(std::string_view data) {
   PreparedChunk chunk;
   chunk.name = NameChunk(data);

@@ -61,6 +61,24 @@ class ChunkStore {
                         absl::Span<char> out);
   // The stored record as is (compressed), for fsck and replication.
   absl::StatusOr<std::string> ReadRecord(const ChunkName& name);
+  // Stores records received from another store (replication), each checked
+  // first: its checksum, that it decodes to `raw_length` bytes, and that
+  // those bytes' SHA-256 is its name (DataLoss naming the chunk otherwise;
+  // then nothing of the call is stored). A chunk already present is left
+  // as is. The new chunks start with zero references, exactly like the
+  // chunks a deleted layer leaves behind: fsck-clean, and removed by a GC
+  // that runs before a layer references them (a ChunkBatch that then adds
+  // a reference fails with DataLoss, and the replicator fetches them again).
+  // Unsynced: a later synced commit makes them durable (RocksDB's WAL keeps
+  // order), and ones lost to a crash are simply fetched again.
+  struct ReceivedRecord {
+    ChunkName name;
+    std::string record;
+  };
+  absl::Status IngestRecords(absl::Span<const ReceivedRecord> records,
+                             uint32_t raw_length);
+  // Whether each chunk is stored (with any reference count).
+  absl::StatusOr<std::vector<bool>> Contains(absl::Span<const ChunkName> names);
   // The reference-count record, or nullopt when the chunk is unknown.
   absl::StatusOr<std::optional<RefRecord>> Lookup(const ChunkName& name);
   // Calls fn for every reference-count record, in name order; stops early

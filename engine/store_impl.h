@@ -75,6 +75,8 @@ class StoreImpl final : public Store {
   absl::Status WaitForBackgroundWork() override;
 
  private:
+  // Replication's view of the store (engine/store_exchange.cc).
+  friend class StoreExchange;
   enum class TaskKind { kSeal, kDelete, kCompact };
   struct Task {
     TaskKind kind;

@@ -35,6 +35,7 @@ int Run(int argc, char** argv) {
   RegisterVolumeCommands(app, ctx);
   RegisterSnapshotCommands(app, ctx);
   RegisterServeCommand(app, ctx);
+  RegisterReplicateCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

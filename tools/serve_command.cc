@@ -15,6 +15,8 @@
 #include "fuse-frontend/fuse_mount.h"
 #include "nbd-frontend/nbd_server.h"
 #include "nbd-frontend/tls.h"
+#include "replication/peer_link.h"
+#include "replication/replication_service.h"
 #include "tools/cli_context.h"
 #include "tools/control/control_service.h"
 #include "tools/control/store_connect.h"
@@ -31,6 +33,8 @@ struct ServeFlags {
   TlsOptions tls;
   std::string fuse;  // mount point; empty: no FUSE
   bool fuse_allow_other = false;
+  std::string grpc;  // replication service HOST:PORT; empty: none
+  PeerSecurity grpc_security;
 };
 
 // Null when TLS is off; every inconsistent combination is one clear error.
@@ -90,11 +94,26 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + control, grpc::InsecureServerCredentials());
   builder.RegisterService(&control_service);
+  // Replication (docs/replication.md) shares the gRPC server, on TCP.
+  std::unique_ptr<LayerExchange> exchange = GetLayerExchange(store.get());
+  ReplicationService replication_service(exchange.get());
+  int grpc_port = 0;
+  if (!flags.grpc.empty()) {
+    ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                     PeerServerCredentials(flags.grpc_security));
+    builder.AddListeningPort(flags.grpc, creds, &grpc_port);
+    builder.RegisterService(&replication_service);
+  }
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server)
     return absl::UnavailableError("cannot listen on the control socket " + control);
+  if (!flags.grpc.empty() && grpc_port == 0) {
+    grpc_server->Shutdown();
+    ::unlink(control.c_str());
+    return absl::UnavailableError("cannot listen for replication on " + flags.grpc);
+  }
 
   StoreExports exports(store.get());
   NbdServerOptions nbd_options;
@@ -139,6 +158,9 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
     for (const std::string& a : nbd->addresses()) std::printf("  nbd      %s\n", a.c_str());
   if (fuse) std::printf("  fuse     %s\n", fuse->mountpoint().c_str());
   std::printf("  control  unix:%s\n", control.c_str());
+  if (grpc_port != 0)  // the bound port: --grpc HOST:0 picks a free one
+    std::printf("  grpc     %s:%d\n", flags.grpc.substr(0, flags.grpc.rfind(':')).c_str(),
+                grpc_port);
   std::fflush(stdout);
 
   int signal_number = 0;
@@ -199,6 +221,20 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
                     "FUSE only; with --nbd: both)");
   serve->add_flag("--fuse-allow-other", flags->fuse_allow_other,
                   "Let other users (a hypervisor's own) open the FUSE files");
+  serve->add_option("--grpc", flags->grpc,
+                    "Serve layer replication (replicate pull/push) on HOST:PORT (port 0: any "
+                    "free port, printed)");
+  serve->add_flag("--grpc-insecure", flags->grpc_security.insecure,
+                  "Replication without TLS (a trusted network, loopback tests)");
+  serve->add_option("--grpc-tls-cert", flags->grpc_security.cert_file,
+                    "Replication server certificate chain (PEM)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--grpc-tls-key", flags->grpc_security.key_file,
+                    "Replication server private key (PEM)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--grpc-tls-ca", flags->grpc_security.ca_file,
+                    "CA bundle (PEM); replication peers must present a certificate it signed")
+      ->check(CLI::ExistingFile);
   ctx.Bind(serve, [&ctx, flags] { return Serve(ctx, *flags); });
 }
 

@@ -1,0 +1,83 @@
+// LayerExchange: what replication needs from a local store, beside the
+// Store API: a sealed layer's manifest, stored chunk records as they are,
+// which chunks the store holds, storing verified records received from a
+// peer, and committing a layer from a manifest once every chunk is here.
+//
+// Only a store opened in this process offers it (GetLayerExchange returns
+// null for a store reached over the control socket). Thread-safe.
+#ifndef LAYERDISK_ENGINE_LAYER_EXCHANGE_H_
+#define LAYERDISK_ENGINE_LAYER_EXCHANGE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "dedupe/chunk_store.h"
+#include "engine/store.h"
+#include "layers/map_segment.h"
+
+namespace layerdisk {
+
+struct ManifestSegment {
+  uint64_t index = 0;  // blocks [index * kSegmentBlocks, (index+1) * kSegmentBlocks)
+  MapSegment map;
+};
+
+// A sealed layer as it travels: its record and its whole block -> chunk map.
+struct LayerManifest {
+  std::string name;
+  uint64_t size = 0;
+  uint32_t block_size = 0;
+  bool opaque = false;
+  std::string parent;  // a delta layer's parent layer name; empty for none
+  std::string image_id;
+  uint64_t data_blocks = 0;
+  // SHA-256 over the content (ManifestIdentity): equal identities mean
+  // layers that read the same, whatever their names or where they came from.
+  std::string identity;
+  std::vector<ManifestSegment> segments;  // ascending index, none empty
+};
+
+// The content identity of `m`: SHA-256 over its size, block size, opacity,
+// the identity of its parent (empty for none) and every segment's states and
+// chunk names. Not its name, source or creation time.
+std::string ManifestIdentity(const LayerManifest& m, const std::string& parent_identity);
+
+// Checks that a received manifest is well formed: segments ascending and
+// within the size, each segment's names matching its data blocks, the data
+// block count adding up. InvalidArgument naming what is wrong.
+absl::Status ValidateManifest(const LayerManifest& m);
+
+class LayerExchange {
+ public:
+  virtual ~LayerExchange() = default;
+
+  // The manifest of the live sealed layer `name` (identity filled in).
+  // NotFound when there is none; FailedPrecondition while it is unsealed.
+  virtual absl::StatusOr<LayerManifest> ExportLayerManifest(const std::string& name) = 0;
+  // A stored chunk record, compressed as stored.
+  virtual absl::StatusOr<std::string> ReadChunkRecord(const ChunkName& name) = 0;
+  // For each name, whether the store holds that chunk.
+  virtual absl::StatusOr<std::vector<bool>> HasChunks(absl::Span<const ChunkName> names) = 0;
+  // Verifies and stores chunk records from a peer (ChunkStore::IngestRecords
+  // says what is checked and why unreferenced chunks are GC-safe enough).
+  virtual absl::Status IngestChunkRecords(
+      absl::Span<const ChunkStore::ReceivedRecord> records) = 0;
+  // Makes `m` a live sealed layer of this store in one atomic commit (a
+  // failure leaves nothing visible). Its parent, if any, must already be
+  // here, and the identity recomputed with the local parent's identity must
+  // equal m.identity (FailedPrecondition otherwise). DataLoss when a chunk
+  // it names is not stored. `origin` becomes the source "replicate:ORIGIN".
+  virtual absl::StatusOr<LayerInfo> CommitLayerManifest(const LayerManifest& m,
+                                                        const std::string& origin) = 0;
+};
+
+// The exchange of a store opened in this process; null for a remote store.
+// The exchange must not outlive `store`.
+std::unique_ptr<LayerExchange> GetLayerExchange(Store* store);
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_ENGINE_LAYER_EXCHANGE_H_

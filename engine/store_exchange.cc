@@ -1,0 +1,245 @@
+// LayerExchange over a StoreImpl: the engine side of replication
+// (engine/layer_exchange.h).
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "dedupe/rocks_status.h"
+#include "engine/layer_exchange.h"
+#include "engine/store_impl.h"
+#include "layers/layer_writer.h"
+
+namespace layerdisk {
+
+namespace {
+constexpr char kIdentityDomain[] = "layerdisk-layer-manifest-v1";
+// Chunk lookups per MultiGet: bounds the memory of one lookup round.
+constexpr size_t kLookupBatch = 8192;
+
+void AppendFixed64(std::string* out, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 8);
+}
+}  // namespace
+
+std::string ManifestIdentity(const LayerManifest& m, const std::string& parent_identity) {
+  std::string buf(kIdentityDomain);
+  AppendFixed64(&buf, m.size);
+  AppendFixed64(&buf, m.block_size);
+  buf.push_back(m.opaque ? 1 : 0);
+  AppendFixed64(&buf, parent_identity.size());
+  buf.append(parent_identity);
+  for (const ManifestSegment& s : m.segments) {
+    AppendFixed64(&buf, s.index);
+    buf.append(s.map.states.bytes());
+    for (const ChunkName& n : s.map.names) buf.append(n.view());
+  }
+  return std::string(NameChunk(buf).view());
+}
+
+absl::Status ValidateManifest(const LayerManifest& m) {
+  RETURN_IF_ERROR(ValidateName("layer", m.name));
+  if (m.size == 0 || m.size > kMaxVolumeSize)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "manifest of '%s': size %d is out of range", m.name, m.size));
+  if (m.block_size < 4096 || (m.block_size & (m.block_size - 1)) != 0)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "manifest of '%s': block size %d is not valid", m.name, m.block_size));
+  const uint64_t blocks = (m.size + m.block_size - 1) / m.block_size;
+  uint64_t data = 0;
+  std::optional<uint64_t> last;
+  for (const ManifestSegment& s : m.segments) {
+    if (last && s.index <= *last)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "manifest of '%s': segment %d is out of order", m.name, s.index));
+    last = s.index;
+    if (s.map.states.Empty())
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "manifest of '%s': segment %d is empty", m.name, s.index));
+    for (uint32_t i = 0; i < kSegmentBlocks; ++i) {
+      BlockKind k = s.map.states.Get(i);
+      if (k != BlockKind::kAbsent && s.index * kSegmentBlocks + i >= blocks)
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "manifest of '%s': block %d is past the layer's end", m.name,
+            s.index * kSegmentBlocks + i));
+    }
+    if (s.map.names.size() != s.map.states.Count(BlockKind::kData))
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "manifest of '%s': segment %d names %d chunks for %d data blocks", m.name,
+          s.index, s.map.names.size(), s.map.states.Count(BlockKind::kData)));
+    data += s.map.names.size();
+  }
+  if (data != m.data_blocks)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "manifest of '%s': %d data blocks mapped, %d declared", m.name, data,
+        m.data_blocks));
+  return absl::OkStatus();
+}
+
+// Friend of StoreImpl: reaches its catalog, maps and chunks.
+class StoreExchange final : public LayerExchange {
+ public:
+  explicit StoreExchange(StoreImpl* store) : s_(store) {}
+
+  absl::StatusOr<LayerManifest> ExportLayerManifest(const std::string& name) override {
+    absl::MutexLock lock(&s_->mu_);
+    ASSIGN_OR_RETURN(LayerRecord rec, s_->FindNamedLayer(name));
+    return ExportLocked(rec);
+  }
+
+  absl::StatusOr<std::string> ReadChunkRecord(const ChunkName& name) override {
+    return s_->chunks_->ReadRecord(name);
+  }
+
+  absl::StatusOr<std::vector<bool>> HasChunks(absl::Span<const ChunkName> names) override {
+    std::vector<bool> out;
+    out.reserve(names.size());
+    for (size_t i = 0; i < names.size(); i += kLookupBatch) {
+      ASSIGN_OR_RETURN(std::vector<bool> part,
+                       s_->chunks_->Contains(names.subspan(i, kLookupBatch)));
+      out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+  }
+
+  absl::Status IngestChunkRecords(
+      absl::Span<const ChunkStore::ReceivedRecord> records) override {
+    return s_->chunks_->IngestRecords(records, s_->chunk_size());
+  }
+
+  absl::StatusOr<LayerInfo> CommitLayerManifest(const LayerManifest& m,
+                                                const std::string& origin) override;
+
+ private:
+  // REQUIRES: s_->mu_ held.
+  absl::StatusOr<LayerManifest> ExportLocked(const LayerRecord& rec);
+
+  StoreImpl* const s_;
+};
+
+absl::StatusOr<LayerManifest> StoreExchange::ExportLocked(const LayerRecord& rec) {
+  if (rec.kind != LayerKind::kSealed || rec.state != LayerState::kLive)
+    return absl::FailedPreconditionError(
+        absl::StrFormat("layer '%s' is not sealed yet", rec.name));
+  LayerManifest m;
+  m.name = rec.name;
+  m.size = rec.size;
+  m.block_size = s_->chunk_size();
+  m.opaque = rec.opaque;
+  m.image_id = rec.image_id;
+  m.data_blocks = rec.data_blocks;
+  std::string parent_identity;
+  if (rec.parent != 0) {
+    ASSIGN_OR_RETURN(LayerRecord parent, s_->catalog().Layer(rec.parent));
+    // The parent's own manifest is read only for its identity: the chain
+    // is short (a delta over a whole disk) and this keeps one definition.
+    ASSIGN_OR_RETURN(LayerManifest pm, ExportLocked(parent));
+    m.parent = parent.name;
+    parent_identity = pm.identity;
+  }
+  std::string begin = MapKey(rec.id, 0), end = MapKey(rec.id + 1, 0);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(s_->db_->NewIterator(ro, s_->maps_));
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    uint64_t layer_id, segment;
+    if (!ParseMapKey({it->key().data(), it->key().size()}, &layer_id, &segment))
+      return absl::DataLossError(absl::StrFormat("layer '%s': a map key is damaged", rec.name));
+    absl::StatusOr<MapSegment> seg =
+        DecodeMapSegment(rec.id, segment, {it->value().data(), it->value().size()});
+    if (!seg.ok())
+      return absl::DataLossError(absl::StrFormat(
+          "layer '%s' cannot be replicated: %s (run fsck)", rec.name, seg.status().message()));
+    if (seg->states.Empty()) continue;
+    m.segments.push_back({segment, *std::move(seg)});
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan layer map"));
+  m.identity = ManifestIdentity(m, parent_identity);
+  return m;
+}
+
+absl::StatusOr<LayerInfo> StoreExchange::CommitLayerManifest(const LayerManifest& m,
+                                                             const std::string& origin) {
+  RETURN_IF_ERROR(ValidateManifest(m));
+  if (m.block_size != s_->chunk_size())
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "layer '%s' has %d-byte blocks but this store's chunk size is %d", m.name,
+        m.block_size, s_->chunk_size()));
+  LayerRecord rec;
+  {
+    absl::MutexLock lock(&s_->mu_);
+    if (s_->catalog().LayerIdByName(m.name).ok() || s_->importing_.count(m.name))
+      return absl::AlreadyExistsError(absl::StrFormat("layer '%s' already exists", m.name));
+    std::string parent_identity;
+    if (!m.parent.empty()) {
+      absl::StatusOr<LayerRecord> parent = s_->FindNamedLayer(m.parent);
+      if (absl::IsNotFound(parent.status()))
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "layer '%s' is a delta over '%s', which this store lacks", m.name, m.parent));
+      if (!parent.ok()) return parent.status();
+      ASSIGN_OR_RETURN(LayerManifest pm, ExportLocked(*parent));
+      parent_identity = pm.identity;
+      rec.parent = parent->id;
+    }
+    if (ManifestIdentity(m, parent_identity) != m.identity)
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "the manifest of layer '%s' does not match its identity%s", m.name,
+          m.parent.empty() ? "" : " over the local parent layer (different content?)"));
+    rocksdb::WriteBatch batch;
+    rec.id = s_->AllocateId(&batch);
+    rec.name = m.name;
+    rec.kind = LayerKind::kSealed;
+    rec.state = LayerState::kWriting;
+    rec.size = m.size;
+    rec.created_unix = NowUnix();
+    rec.source = "replicate:" + origin;
+    rec.image_id = m.image_id;
+    rec.opaque = m.opaque;
+    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+    RETURN_IF_ERROR(s_->Commit(&batch));
+    s_->importing_.insert(m.name);
+  }
+  LayerWriter writer(s_->db_.get(), s_->maps_, s_->chunks_.get(), rec.id, s_->chunk_size());
+  absl::Status st;
+  for (const ManifestSegment& seg : m.segments) {
+    for (uint32_t i = 0; i < kSegmentBlocks && st.ok(); ++i) {
+      uint64_t block = seg.index * kSegmentBlocks + i;
+      switch (seg.map.states.Get(i)) {
+        case BlockKind::kData: st = writer.AddName(block, seg.map.NameOf(i)); break;
+        case BlockKind::kZero: st = writer.AddZero(block); break;
+        default: break;
+      }
+    }
+    if (!st.ok()) break;
+  }
+  absl::MutexLock lock(&s_->mu_);
+  s_->importing_.erase(m.name);
+  if (st.ok()) {
+    rec.state = LayerState::kLive;
+    rec.data_blocks = writer.data_blocks();
+    st = writer.Finish([&](rocksdb::WriteBatch* batch) {
+      batch->Put(LayerKey(rec.id), EncodeLayer(rec));
+      batch->Put(LayerNameKey(m.name), EncodeId(rec.id));
+    });
+  }
+  if (!st.ok()) {
+    // As a failed import: the partial map goes in the background.
+    rec.state = LayerState::kDeleting;
+    rocksdb::WriteBatch batch;
+    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+    if (s_->Commit(&batch).ok()) s_->Enqueue(StoreImpl::TaskKind::kDelete, rec.id);
+    return st;
+  }
+  return s_->DescribeLayer(rec);
+}
+
+std::unique_ptr<LayerExchange> GetLayerExchange(Store* store) {
+  auto* impl = dynamic_cast<StoreImpl*>(store);
+  if (impl == nullptr) return nullptr;
+  return std::make_unique<StoreExchange>(impl);
+}
+
+}  // namespace layerdisk
