@@ -44,12 +44,15 @@ absl::Status DetachMount(const std::string& path) {
 
 absl::Status PrepareMountpoint(const std::string& path,
                                const std::function<void(std::string_view)>& log) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0 && IsDeadFuseError(errno)) {
+  // statfs always reaches the server (stat may be answered from cached
+  // attributes for a second after it died).
+  struct statfs probe;
+  if (::statfs(path.c_str(), &probe) != 0 && IsDeadFuseError(errno)) {
     if (log) log(absl::StrCat("fuse: ", path, " is a stale FUSE mount (",
                               ErrnoText(errno), "): unmounting it"));
     if (absl::Status s = DetachMount(path); !s.ok()) return s;
   }
+  struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     if (errno != ENOENT)
       return absl::FailedPreconditionError(
