@@ -79,6 +79,11 @@ absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
   // broken image costs nothing.
   RETURN_IF_ERROR(ValidateName("layer", args.name));
   ASSIGN_OR_RETURN(std::vector<ImageLink> chain, OpenImageChain(args.file, args.format));
+  for (const ImageLink& link : chain)
+    if (link.size > kMaxVolumeSize)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: its virtual size %d is larger than the largest supported (8 TiB)", link.path,
+          link.size));
   const ImageLink& top = chain.back();
   if (!args.parent.empty() && !top.differencing)
     return absl::InvalidArgumentError(absl::StrFormat(

@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "tools/images/subprocess.h"
 
@@ -91,6 +93,23 @@ absl::StatusOr<std::vector<DeviceExtent>> Allocation(const std::string& path,
   return out;
 }
 
+// qemu reads past a truncated or damaged table as if it were unallocated;
+// `qemu-img check` (metadata only, fast) tells. Formats without checks pass.
+absl::Status CheckImage(const std::string& path, const std::string& format) {
+  constexpr int kCorrupt = 2, kLeaksOnly = 3, kNoCheck = 63;
+  ASSIGN_OR_RETURN(RunResult r, Run({"qemu-img", "check", "-f", format, path}));
+  if (r.exit_code == 0 || r.exit_code == kLeaksOnly || r.exit_code == kNoCheck)
+    return absl::OkStatus();
+  std::string why;
+  for (absl::string_view line : absl::StrSplit(r.err + "\n" + r.out, '\n'))
+    if (why.empty() && absl::StartsWith(line, "ERROR")) why = std::string(line);
+  if (why.empty()) why = LastLine(r.err);
+  if (why.empty()) why = LastLine(r.out);
+  return absl::DataLossError(absl::StrFormat("%s is %s (qemu-img check): %s", path,
+                                             r.exit_code == kCorrupt ? "corrupt" : "unreadable",
+                                             why));
+}
+
 absl::StatusOr<std::unique_ptr<BlockDevice>> OpenNbd(const std::string& path,
                                                      const std::string& format,
                                                      uint64_t size, bool differencing) {
@@ -141,6 +160,7 @@ absl::StatusOr<std::vector<ImageLink>> QemuImageChain(const std::string& path,
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s in the backing chain of %s is a %s image; only qcow2, vmdk and raw "
           "backing files are read", link.path, path, link.format));
+    RETURN_IF_ERROR(CheckImage(link.path, link.format));
     if (link.size == 0)
       return absl::InvalidArgumentError(absl::StrFormat("%s has no virtual size", link.path));
     link.open = [p = link.path, f = link.format, s = link.size, d = link.differencing]() {

@@ -14,11 +14,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 
 extern char** environ;
 
 namespace layerdisk {
 namespace {
+
+}  // namespace
 
 std::string LastLine(const std::string& text) {
   std::string last;
@@ -28,6 +31,8 @@ std::string LastLine(const std::string& text) {
   }
   return last;
 }
+
+namespace {
 
 // Drains both pipes without deadlocking on a child that fills one of them.
 void DrainPipes(int out_fd, int err_fd, std::string* out, std::string* err) {
@@ -59,7 +64,7 @@ void DrainPipes(int out_fd, int err_fd, std::string* out, std::string* err) {
 
 }  // namespace
 
-absl::StatusOr<std::string> RunCapture(const std::vector<std::string>& argv) {
+absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv) {
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -86,16 +91,22 @@ absl::StatusOr<std::string> RunCapture(const std::vector<std::string>& argv) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "cannot run %s (%s): install qemu-utils", argv[0], std::strerror(rc)));
   }
-  std::string out, err;
-  DrainPipes(out_pipe[0], err_pipe[0], &out, &err);
+  RunResult result;
+  DrainPipes(out_pipe[0], err_pipe[0], &result.out, &result.err);
   ::close(out_pipe[0]);
   ::close(err_pipe[0]);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return out;
-  std::string why = LastLine(err);
-  if (why.empty()) why = absl::StrFormat("exit status %d", WEXITSTATUS(status));
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+absl::StatusOr<std::string> RunCapture(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(RunResult r, Run(argv));
+  if (r.exit_code == 0) return std::move(r.out);
+  std::string why = LastLine(r.err);
+  if (why.empty()) why = absl::StrFormat("exit status %d", r.exit_code);
   // qemu-img prefixes its messages with its own name; keep one.
   std::string prefix = argv[0] + ": ";
   if (absl::StartsWith(why, prefix)) why = why.substr(prefix.size());
