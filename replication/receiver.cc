@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
@@ -44,6 +45,14 @@ class Receiver {
   // Fetches and stores the chunks of `names` the store lacks.
   absl::Status FetchLacking(const LayerManifest& m, const std::vector<ChunkName>& names);
 
+  // Sleeps until the bytes moved so far fit under the rate limit.
+  void Throttle() const {
+    if (options_.max_bytes_per_second == 0) return;
+    auto due = start_ + std::chrono::duration<double>(
+                            static_cast<double>(source_.wire_bytes()) /
+                            static_cast<double>(options_.max_bytes_per_second));
+    std::this_thread::sleep_until(due);
+  }
   size_t BatchChunks(uint32_t block_size) const {
     if (options_.batch_chunks != 0) return options_.batch_chunks;
     return std::max<size_t>(1, kBatchBytes / block_size);
@@ -57,6 +66,7 @@ class Receiver {
   const ReplicateOptions& options_;
   ReplicateResult result_;
   uint64_t fetch_done_ = 0, fetch_total_ = 0;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 absl::StatusOr<std::vector<LayerManifest>> Receiver::MissingChain(const std::string& layer) {
@@ -95,11 +105,16 @@ absl::Status Receiver::FetchLacking(const LayerManifest& m,
   return source_.Fetch(
       m.name, lacking, BatchChunks(m.block_size),
       [&](std::vector<ChunkStore::ReceivedRecord> batch) -> absl::Status {
-        RETURN_IF_ERROR(local_.IngestChunkRecords(batch));
+        absl::Status stored = local_.IngestChunkRecords(batch);
+        if (!stored.ok() && absl::IsDataLoss(stored))
+          return absl::DataLossError(absl::StrFormat("rejected a chunk from %s: %s",
+                                                     options_.origin, stored.message()));
+        RETURN_IF_ERROR(stored);
         result_.chunks_fetched += batch.size();
         for (const auto& r : batch) result_.record_bytes += r.record.size();
         fetch_done_ += batch.size() * m.block_size;
         if (options_.progress) options_.progress(fetch_done_, fetch_total_);
+        Throttle();
         return absl::OkStatus();
       });
 }
@@ -140,7 +155,6 @@ absl::Status Receiver::CopyLayer(const LayerManifest& header) {
 }
 
 absl::StatusOr<ReplicateResult> Receiver::Run(const std::string& layer) {
-  auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::vector<LayerManifest> chain, MissingChain(layer));
   result_.up_to_date = chain.empty();
   for (const LayerManifest& h : chain) fetch_total_ += h.data_blocks * h.block_size;
@@ -148,7 +162,7 @@ absl::StatusOr<ReplicateResult> Receiver::Run(const std::string& layer) {
   if (options_.progress) options_.progress(fetch_total_, fetch_total_);
   result_.wire_bytes = source_.wire_bytes();
   result_.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   return result_;
 }
 

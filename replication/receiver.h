@@ -27,6 +27,8 @@ struct ReplicateOptions {
   std::string origin;      // recorded as the new layers' source, "replicate:ORIGIN"
   ProgressFn progress;     // chunk bytes received of those to fetch
   size_t batch_chunks = 0; // names per fetch request; 0: about 1 MiB of blocks
+  // Keep the average wire rate at or under this (a branch office link); 0: no limit.
+  uint64_t max_bytes_per_second = 0;
 };
 
 struct ReplicateResult {

@@ -27,6 +27,7 @@ struct ReplicateFlags {
   std::string layer;
   std::string peer;  // HOST:PORT
   PeerSecurity security;
+  std::string bwlimit;  // a size per second, "4M"; empty: no limit
 };
 
 void Report(const CliContext& ctx, const std::string& layer, const std::string& peer,
@@ -68,6 +69,11 @@ absl::Status Pull(const CliContext& ctx, const ReplicateFlags& flags) {
   ReplicateOptions options;
   options.origin = flags.peer + "/" + flags.layer;
   options.progress = bar.Callback();
+  if (!flags.bwlimit.empty()) {
+    ASSIGN_OR_RETURN(options.max_bytes_per_second, ParseSize(flags.bwlimit));
+    if (options.max_bytes_per_second == 0)
+      return absl::InvalidArgumentError("--bwlimit must be more than 0 bytes per second");
+  }
   ASSIGN_OR_RETURN(ReplicateResult result,
                    ReplicateLayer(source, *local, flags.layer, options));
   Report(ctx, flags.layer, flags.peer, result);
@@ -101,6 +107,8 @@ void RegisterReplicateCommands(CLI::App& app, CliContext& ctx) {
   pull->add_option("--from", pull_flags->peer, "The peer's replication address HOST:PORT")
       ->required();
   AddSecurityFlags(pull, pull_flags.get());
+  pull->add_option("--bwlimit", pull_flags->bwlimit,
+                   "Average bytes per second on the wire at most (e.g. 20M)");
   ctx.Bind(pull, [&ctx, pull_flags] { return Pull(ctx, *pull_flags); });
 }
 
