@@ -1,11 +1,15 @@
 // ReplicationService: the gRPC Replication service over a local store
 // (proto/replication.proto), run by `layerdisk serve --grpc`.
 //
-// A peer reads only what it asked for by layer: a FetchChunks session is
-// bound to one layer, and only chunks that layer or a layer below it maps
-// are served; any other name is PermissionDenied, whether or not the store
-// holds it. `may_read` decides which layers a peer may ask for at all (a
-// layer it may not read is NotFound, as if absent).
+// Pulls: a peer reads only what it asked for by layer (ChainReader): a
+// FetchChunks session is bound to one layer, and only chunks that layer or a
+// layer below it maps are served; any other name is PermissionDenied,
+// whether or not the store holds it. `may_read` decides which layers a peer
+// may ask for at all (a layer it may not read is NotFound, as if absent).
+//
+// Pushes are refused unless accept_push: a pushed layer is received exactly
+// as a pull would receive it (replication/receiver.h), the pushing client
+// answering this server's requests on the stream.
 //
 // Thread-safe: gRPC runs handlers concurrently.
 #ifndef LAYERDISK_REPLICATION_REPLICATION_SERVICE_H_
@@ -23,11 +27,17 @@ namespace layerdisk {
 using LayerAccessFn =
     std::function<bool(const grpc::ServerContext& ctx, const std::string& layer)>;
 
+struct ReplicationServiceOptions {
+  LayerAccessFn may_read;    // null: every layer
+  bool accept_push = false;  // whether peers may push layers into the store
+};
+
 class ReplicationService final : public replication::Replication::Service {
  public:
-  // `exchange` must outlive the service. A null `may_read` allows every layer.
-  explicit ReplicationService(LayerExchange* exchange, LayerAccessFn may_read = nullptr)
-      : exchange_(exchange), may_read_(std::move(may_read)) {}
+  // `exchange` must outlive the service.
+  explicit ReplicationService(LayerExchange* exchange,
+                              ReplicationServiceOptions options = {})
+      : exchange_(exchange), options_(std::move(options)) {}
 
   grpc::Status GetManifest(grpc::ServerContext* ctx, const replication::ManifestRequest* req,
                            grpc::ServerWriter<replication::ManifestPart>* writer) override;
@@ -35,14 +45,15 @@ class ReplicationService final : public replication::Replication::Service {
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<replication::FetchReply, replication::FetchRequest>* stream)
       override;
+  grpc::Status Push(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<replication::PushDown, replication::PushUp>* stream) override;
 
  private:
-  // The manifest of `layer` if the peer may read it.
-  absl::StatusOr<LayerManifest> Readable(const grpc::ServerContext& ctx,
-                                         const std::string& layer);
+  std::function<bool(const std::string&)> AccessFor(const grpc::ServerContext& ctx) const;
 
   LayerExchange* const exchange_;
-  const LayerAccessFn may_read_;
+  const ReplicationServiceOptions options_;
 };
 
 }  // namespace layerdisk

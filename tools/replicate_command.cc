@@ -2,10 +2,12 @@
 // it the receiver lacks) between stores over gRPC, sending only the chunks
 // the receiver does not hold (docs/replication.md).
 //
-// A pull writes into the local store directly, so it needs the store not to
-// be owned by a running `layerdisk serve` (which holds the RocksDB lock);
-// it says so instead of half-working. A served branch store receives layers
-// by a push from upstream instead.
+// Both directions open the local store in this process (replication moves
+// chunk records, which the control socket does not carry), so the local
+// store must not be owned by a running `layerdisk serve` (which holds the
+// RocksDB lock); the command says so instead of half-working. A served store
+// takes part as the other side: it is pulled from, or pushed to
+// (serve --grpc-accept-push).
 #include <memory>
 
 #include "absl/strings/str_format.h"
@@ -14,6 +16,7 @@
 #include "engine/layer_exchange.h"
 #include "replication/grpc_chunk_source.h"
 #include "replication/peer_link.h"
+#include "replication/pusher.h"
 #include "replication/receiver.h"
 #include "tools/cli_context.h"
 #include "tools/control/store_connect.h"
@@ -52,16 +55,47 @@ void Report(const CliContext& ctx, const std::string& layer, const std::string& 
   Emit(ctx.json, doc, text);
 }
 
-absl::Status Pull(const CliContext& ctx, const ReplicateFlags& flags) {
+// The local store opened in this process: replication reads and writes
+// chunk records directly, which the control socket does not carry.
+absl::Status OpenLocal(const CliContext& ctx, const std::string& why,
+                       std::unique_ptr<Store>* store, std::unique_ptr<LayerExchange>* local) {
   if (ServerAnswers(ctx.store_dir))
     return absl::FailedPreconditionError(absl::StrFormat(
-        "store %s is owned by a running `layerdisk serve`; a pull writes to the store "
-        "directly, so stop the server first (or push to it from upstream)",
-        ctx.store_dir));
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
-  std::unique_ptr<LayerExchange> local = GetLayerExchange(store.get());
-  if (!local)
+        "store %s is owned by a running `layerdisk serve`; %s, so stop the server first",
+        ctx.store_dir, why));
+  ASSIGN_OR_RETURN(*store, ctx.OpenStore());
+  *local = GetLayerExchange(store->get());
+  if (!*local)
     return absl::FailedPreconditionError("the store was taken over by a server; run again");
+  return absl::OkStatus();
+}
+
+absl::Status Push(const CliContext& ctx, const ReplicateFlags& flags) {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<LayerExchange> local;
+  RETURN_IF_ERROR(OpenLocal(ctx, "a push reads chunk records from the store directly",
+                            &store, &local));
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                   ConnectPeer(flags.peer, flags.security));
+  ASSIGN_OR_RETURN(PushOutcome out, PushLayer(*local, channel, flags.peer, flags.layer));
+  ReplicateResult r;
+  r.layers_created = out.layers_created;
+  r.up_to_date = out.layers_created.empty();
+  r.logical_bytes = out.logical_bytes;
+  r.chunks_fetched = out.chunks_sent;
+  r.record_bytes = out.record_bytes;
+  r.wire_bytes = out.wire_bytes;
+  r.seconds = out.seconds;
+  Report(ctx, flags.layer, flags.peer, r);
+  return absl::OkStatus();
+}
+
+absl::Status Pull(const CliContext& ctx, const ReplicateFlags& flags) {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<LayerExchange> local;
+  RETURN_IF_ERROR(OpenLocal(
+      ctx, "a pull writes to the store directly (or push to it from upstream)", &store,
+      &local));
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
                    ConnectPeer(flags.peer, flags.security));
   GrpcChunkSource source(channel, flags.peer);
@@ -110,6 +144,16 @@ void RegisterReplicateCommands(CLI::App& app, CliContext& ctx) {
   pull->add_option("--bwlimit", pull_flags->bwlimit,
                    "Average bytes per second on the wire at most (e.g. 20M)");
   ctx.Bind(pull, [&ctx, pull_flags] { return Pull(ctx, *pull_flags); });
+
+  auto push_flags = std::make_shared<ReplicateFlags>();
+  CLI::App* push = group->add_subcommand(
+      "push", "Copy LAYER (and the layers below it the peer lacks) to a peer's "
+              "`layerdisk serve --grpc --grpc-accept-push`");
+  push->add_option("LAYER", push_flags->layer, "Layer to copy")->required();
+  push->add_option("--to", push_flags->peer, "The peer's replication address HOST:PORT")
+      ->required();
+  AddSecurityFlags(push, push_flags.get());
+  ctx.Bind(push, [&ctx, push_flags] { return Push(ctx, *push_flags); });
 }
 
 }  // namespace layerdisk

@@ -35,6 +35,7 @@ struct ServeFlags {
   bool fuse_allow_other = false;
   std::string grpc;  // replication service HOST:PORT; empty: none
   PeerSecurity grpc_security;
+  bool grpc_accept_push = false;
 };
 
 // Null when TLS is off; every inconsistent combination is one clear error.
@@ -96,7 +97,9 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   builder.RegisterService(&control_service);
   // Replication (docs/replication.md) shares the gRPC server, on TCP.
   std::unique_ptr<LayerExchange> exchange = GetLayerExchange(store.get());
-  ReplicationService replication_service(exchange.get());
+  ReplicationServiceOptions replication_options;
+  replication_options.accept_push = flags.grpc_accept_push;
+  ReplicationService replication_service(exchange.get(), replication_options);
   int grpc_port = 0;
   if (!flags.grpc.empty()) {
     ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
@@ -224,6 +227,8 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
   serve->add_option("--grpc", flags->grpc,
                     "Serve layer replication (replicate pull/push) on HOST:PORT (port 0: any "
                     "free port, printed)");
+  serve->add_flag("--grpc-accept-push", flags->grpc_accept_push,
+                  "Let replication peers push layers into this store (replicate push)");
   serve->add_flag("--grpc-insecure", flags->grpc_security.insecure,
                   "Replication without TLS (a trusted network, loopback tests)");
   serve->add_option("--grpc-tls-cert", flags->grpc_security.cert_file,

@@ -1,0 +1,79 @@
+#include "replication/chain_reader.h"
+
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "replication/manifest_proto.h"
+
+namespace layerdisk {
+namespace {
+
+// A reply message is sent once it holds about this many record bytes.
+constexpr size_t kReplyBytes = 1 << 20;
+
+absl::Status PeerLeft() { return absl::CancelledError("the peer left"); }
+
+}  // namespace
+
+absl::StatusOr<LayerManifest> ChainReader::Readable(const std::string& layer) {
+  RETURN_IF_ERROR(ValidateName("layer", layer));
+  if (may_read_ && !may_read_(layer))
+    return absl::NotFoundError(absl::StrFormat("layer '%s' does not exist", layer));
+  return exchange_->ExportLayerManifest(layer);
+}
+
+absl::Status ChainReader::Open(const std::string& layer) {
+  top_ = layer;
+  std::string name = layer;
+  while (!name.empty() && !chain_.contains(name)) {
+    ASSIGN_OR_RETURN(LayerManifest m, Readable(name));
+    chain_.insert(name);
+    for (const ManifestSegment& s : m.segments)
+      allowed_.insert(s.map.names.begin(), s.map.names.end());
+    name = m.parent;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChainReader::SendManifest(const std::string& layer, bool header_only,
+                                       const ManifestWriter& write) {
+  if (!top_.empty() && !chain_.contains(layer))
+    return absl::PermissionDeniedError(
+        absl::StrFormat("layer '%s' is not below layer '%s'", layer, top_));
+  ASSIGN_OR_RETURN(LayerManifest m, Readable(layer));
+  replication::ManifestPart part;
+  *part.mutable_header() = HeaderToProto(m);
+  if (!write(part)) return PeerLeft();
+  if (header_only) return absl::OkStatus();
+  for (const ManifestSegment& s : m.segments) {
+    *part.mutable_segment() = SegmentToProto(s);
+    if (!write(part)) return PeerLeft();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChainReader::SendChunks(
+    const google::protobuf::RepeatedPtrField<std::string>& names, const ReplyWriter& write) {
+  replication::FetchReply reply;
+  size_t bytes = 0;
+  for (const std::string& raw : names) {
+    ASSIGN_OR_RETURN(ChunkName n, ChunkNameFromBytes(raw));
+    if (!allowed_.contains(n))
+      return absl::PermissionDeniedError(
+          absl::StrFormat("chunk %s is not part of layer '%s'", n.Hex(), top_));
+    ASSIGN_OR_RETURN(std::string record, exchange_->ReadChunkRecord(n));
+    bytes += record.size();
+    replication::ChunkRecord* r = reply.add_chunks();
+    r->set_name(raw);
+    r->set_record(std::move(record));
+    if (bytes >= kReplyBytes) {
+      if (!write(reply)) return PeerLeft();
+      reply.Clear();
+      bytes = 0;
+    }
+  }
+  reply.set_batch_end(true);
+  if (!write(reply)) return PeerLeft();
+  return absl::OkStatus();
+}
+
+}  // namespace layerdisk
