@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,7 @@
 #include "fuse-frontend/fuse_mount.h"
 #include "nbd-frontend/nbd_server.h"
 #include "nbd-frontend/tls.h"
+#include "replication/access_list.h"
 #include "replication/peer_link.h"
 #include "replication/replication_service.h"
 #include "tools/cli_context.h"
@@ -36,6 +38,7 @@ struct ServeFlags {
   std::string grpc;  // replication service HOST:PORT; empty: none
   PeerSecurity grpc_security;
   bool grpc_accept_push = false;
+  std::string grpc_allow;  // access list file; empty: every peer reads every layer
 };
 
 // Null when TLS is off; every inconsistent combination is one clear error.
@@ -99,6 +102,15 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   std::unique_ptr<LayerExchange> exchange = GetLayerExchange(store.get());
   ReplicationServiceOptions replication_options;
   replication_options.accept_push = flags.grpc_accept_push;
+  std::optional<AccessList> access;
+  if (!flags.grpc_allow.empty()) {
+    if (flags.grpc_security.insecure)
+      return absl::InvalidArgumentError(
+          "--grpc-allow names peers by their TLS certificates; it needs TLS, not "
+          "--grpc-insecure");
+    ASSIGN_OR_RETURN(access, AccessList::Load(flags.grpc_allow));
+    replication_options.may_read = access->AsAccessFn();
+  }
   ReplicationService replication_service(exchange.get(), replication_options);
   int grpc_port = 0;
   if (!flags.grpc.empty()) {
@@ -229,6 +241,10 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
                     "free port, printed)");
   serve->add_flag("--grpc-accept-push", flags->grpc_accept_push,
                   "Let replication peers push layers into this store (replicate push)");
+  serve->add_option("--grpc-allow", flags->grpc_allow,
+                    "Which layers each peer may pull: lines of CERT-CN LAYER-PATTERN "
+                    "(default: every authenticated peer reads every layer)")
+      ->check(CLI::ExistingFile);
   serve->add_flag("--grpc-insecure", flags->grpc_security.insecure,
                   "Replication without TLS (a trusted network, loopback tests)");
   serve->add_option("--grpc-tls-cert", flags->grpc_security.cert_file,
