@@ -99,6 +99,8 @@ class ImageFs {
   ImageTree tree_;
   const std::function<void(std::string_view)> log_;
 
+  std::atomic<int> reads_in_flight_{0};
+
   absl::Mutex open_mu_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<OpenImage>> open_ ABSL_GUARDED_BY(open_mu_);
 

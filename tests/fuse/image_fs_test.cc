@@ -235,6 +235,21 @@ TEST_F(ImageFsTest, ReadsAndWritesStopAtTheEnd) {
   fs_.Release(f);
 }
 
+TEST_F(ImageFsTest, LargeReadsSplitAcrossCoresReadEveryByte) {
+  OpenImage* f = *fs_.Open(Find({"volumes", "desk.raw"}), true, false);
+  std::string pattern(1 << 20, '\0');
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<char>(i * 7 + i / 4096);
+  ASSERT_EQ(*fs_.Write(f, 0, pattern, false), pattern.size());
+  for (uint64_t offset : {uint64_t{0}, uint64_t{12345}, uint64_t{(1 << 20) - 300000}}) {
+    std::string buf(1 << 20, 'x');
+    absl::StatusOr<size_t> n = fs_.Read(f, offset, absl::MakeSpan(buf));
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(*n, (1u << 20) - offset);
+    EXPECT_TRUE(buf.compare(0, *n, pattern, offset, *n) == 0) << "at offset " << offset;
+  }
+  fs_.Release(f);
+}
+
 TEST_F(ImageFsTest, SeekDataAndHoleFollowTheMapAndPunchMakesHoles) {
   OpenImage* f = *fs_.Open(Find({"volumes", "desk.raw"}), true, false);
   std::string block(4096, 'd');
