@@ -85,5 +85,24 @@ expect_errno EPERM 'os.rename(f, f + ".bak")' "$MNT/volumes/desk.raw"
 expect_errno EPERM 'open(os.path.join(os.path.dirname(f), "new.raw"), "w")' "$MNT/volumes/desk.raw"
 cmp -n $((16 << 20)) "$WORK/os.img" "$MNT/volumes/desk.raw" || fail "a refused operation changed the volume"
 
+# A volume deleted by force under an open file: its I/O fails with ESTALE;
+# without --force the delete is refused while the file is open.
+python3 - "$MNT/volumes/extra.raw" "$LAYERDISK" <<'PY' || fail "open file of a force-deleted volume"
+import errno, os, subprocess, sys
+path, layerdisk = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_RDWR)
+os.pread(fd, 4096, 0)
+r = subprocess.run([layerdisk, "volume", "delete", "extra"], capture_output=True)
+assert r.returncode == 5, f"delete of an open volume: exit {r.returncode}"
+subprocess.run([layerdisk, "volume", "delete", "extra", "--force"], check=True,
+               stdout=subprocess.DEVNULL)
+try:
+    os.pread(fd, 4096, 0)
+    sys.exit("read after a forced delete succeeded")
+except OSError as e:
+    assert e.errno == errno.ESTALE, e
+os.close(fd)
+PY
+
 stop_server
 echo "PASS"
