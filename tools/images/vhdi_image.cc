@@ -30,42 +30,32 @@ std::string TakeError(libvhdi_error_t** error) {
   return s;
 }
 
-// A fixed or dynamic VHD/VHDX read with libvhdi (Open() takes a list so
-// that libvhdi could compose a chain, but differencing children are composed
-// by DiffOverlay below).
+// A fixed or dynamic VHD/VHDX read with libvhdi. Differencing children are
+// composed by DiffOverlay below.
 class VhdiImage final : public ImageDevice {
  public:
   VhdiImage(uint64_t size, std::vector<DeviceExtent> allocation, std::string path)
       : ImageDevice(size, std::move(allocation)), path_(std::move(path)) {}
   ~VhdiImage() override {
-    for (auto it = files_.rbegin(); it != files_.rend(); ++it) {
-      libvhdi_file_close(*it, nullptr);
-      libvhdi_file_free(&*it, nullptr);
-    }
+    if (file_ == nullptr) return;
+    libvhdi_file_close(file_, nullptr);
+    libvhdi_file_free(&file_, nullptr);
   }
 
-  // Opens `paths` (base first) and links each to its parent.
-  absl::Status Open(const std::vector<std::string>& paths) {
-    for (const std::string& p : paths) {
-      libvhdi_error_t* error = nullptr;
-      libvhdi_file_t* file = nullptr;
-      if (libvhdi_file_initialize(&file, &error) != 1)
-        return absl::InternalError(TakeError(&error));
-      if (libvhdi_file_open(file, p.c_str(), libvhdi_get_access_flags_read(), &error) != 1) {
-        libvhdi_file_free(&file, nullptr);
-        return absl::DataLossError(absl::StrFormat("%s: libvhdi cannot open it: %s", p, TakeError(&error)));
-      }
-      if (!files_.empty() && libvhdi_file_set_parent_file(file, files_.back(), &error) != 1) {
-        std::string why = TakeError(&error);
-        libvhdi_file_close(file, nullptr);
-        libvhdi_file_free(&file, nullptr);
-        return absl::DataLossError(absl::StrFormat("%s: libvhdi refuses its parent: %s", p, why));
-      }
-      files_.push_back(file);
+  absl::Status Open(const std::string& path) {
+    libvhdi_error_t* error = nullptr;
+    if (libvhdi_file_initialize(&file_, &error) != 1) {
+      file_ = nullptr;
+      return absl::InternalError(TakeError(&error));
+    }
+    if (libvhdi_file_open(file_, path.c_str(), libvhdi_get_access_flags_read(), &error) != 1) {
+      libvhdi_file_free(&file_, nullptr);
+      file_ = nullptr;
+      return absl::DataLossError(absl::StrFormat("%s: libvhdi cannot open it: %s", path,
+                                                 TakeError(&error)));
     }
     size64_t media = 0;
-    libvhdi_error_t* error = nullptr;
-    if (libvhdi_file_get_media_size(files_.back(), &media, &error) != 1)
+    if (libvhdi_file_get_media_size(file_, &media, &error) != 1)
       return absl::DataLossError(absl::StrFormat("%s: %s", path_, TakeError(&error)));
     if (media != size())
       return absl::DataLossError(absl::StrFormat(
@@ -78,7 +68,7 @@ class VhdiImage final : public ImageDevice {
     absl::MutexLock lock(&mu_);  // a libvhdi handle has one file position
     for (size_t done = 0; done < out.size();) {
       libvhdi_error_t* error = nullptr;
-      ssize_t n = libvhdi_file_read_buffer_at_offset(files_.back(), out.data() + done,
+      ssize_t n = libvhdi_file_read_buffer_at_offset(file_, out.data() + done,
                                                      out.size() - done,
                                                      static_cast<off64_t>(offset + done), &error);
       if (n <= 0)
@@ -92,7 +82,7 @@ class VhdiImage final : public ImageDevice {
  private:
   const std::string path_;
   absl::Mutex mu_;
-  std::vector<libvhdi_file_t*> files_;
+  libvhdi_file_t* file_ = nullptr;
 };
 
 // A differencing child composed over its parent: the parent's bytes, then
@@ -212,7 +202,7 @@ absl::StatusOr<std::vector<ImageLink>> VhdImageChain(const std::string& path,
       link.open = [path = link.path, allocation, size = link.size]()
           -> absl::StatusOr<std::unique_ptr<BlockDevice>> {
         auto image = std::make_unique<VhdiImage>(size, *allocation, path);
-        RETURN_IF_ERROR(image->Open({path}));
+        RETURN_IF_ERROR(image->Open(path));
         return std::unique_ptr<BlockDevice>(std::move(image));
       };
     } else {
