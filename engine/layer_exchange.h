@@ -57,6 +57,9 @@ class LayerExchange {
   // The manifest of the live sealed layer `name` (identity filled in).
   // NotFound when there is none; FailedPrecondition while it is unsealed.
   virtual absl::StatusOr<LayerManifest> ExportLayerManifest(const std::string& name) = 0;
+  // The named live layers (Store::ListLayers), e.g. to pick a base that
+  // a new layer's manifest can be sent relative to.
+  virtual absl::StatusOr<std::vector<LayerInfo>> ListLayers() = 0;
   // A stored chunk record, compressed as stored.
   virtual absl::StatusOr<std::string> ReadChunkRecord(const ChunkName& name) = 0;
   // For each name, whether the store holds that chunk.

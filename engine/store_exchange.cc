@@ -89,6 +89,8 @@ class StoreExchange final : public LayerExchange {
     return ExportLocked(rec);
   }
 
+  absl::StatusOr<std::vector<LayerInfo>> ListLayers() override { return s_->ListLayers(); }
+
   absl::StatusOr<std::string> ReadChunkRecord(const ChunkName& name) override {
     return s_->chunks_->ReadRecord(name);
   }

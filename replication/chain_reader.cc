@@ -1,5 +1,7 @@
 #include "replication/chain_reader.h"
 
+#include <optional>
+
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "replication/manifest_proto.h"
@@ -34,18 +36,27 @@ absl::Status ChainReader::Open(const std::string& layer) {
   return absl::OkStatus();
 }
 
-absl::Status ChainReader::SendManifest(const std::string& layer, bool header_only,
+absl::Status ChainReader::SendManifest(const replication::ManifestRequest& req,
                                        const ManifestWriter& write) {
+  const std::string& layer = req.layer();
   if (!top_.empty() && !chain_.contains(layer))
     return absl::PermissionDeniedError(
         absl::StrFormat("layer '%s' is not below layer '%s'", layer, top_));
   ASSIGN_OR_RETURN(LayerManifest m, Readable(layer));
+  std::optional<LayerManifest> base;
+  if (!req.header_only() && !req.base().empty()) {
+    // Any failure here only means a full manifest.
+    absl::StatusOr<LayerManifest> b = Readable(req.base());
+    if (b.ok() && b->identity == req.base_identity()) base = *std::move(b);
+  }
   replication::ManifestPart part;
   *part.mutable_header() = HeaderToProto(m);
+  part.mutable_header()->set_relative_to_base(base.has_value());
   if (!write(part)) return PeerLeft();
-  if (header_only) return absl::OkStatus();
+  if (req.header_only()) return absl::OkStatus();
+  SegmentLookup base_segments(base ? &*base : nullptr);
   for (const ManifestSegment& s : m.segments) {
-    *part.mutable_segment() = SegmentToProto(s);
+    *part.mutable_segment() = SegmentToProto(s, base ? base_segments.Find(s.index) : nullptr);
     if (!write(part)) return PeerLeft();
   }
   return absl::OkStatus();

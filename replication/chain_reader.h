@@ -32,9 +32,11 @@ class ChainReader {
   // Binds the reader to `layer` and its chain; chunk reads are served only
   // for chunks that chain maps.
   absl::Status Open(const std::string& layer);
-  // Sends the manifest of `layer` (which must be `top` or below it once
-  // Open was called), header first, then its segments unless header_only.
-  absl::Status SendManifest(const std::string& layer, bool header_only,
+  // Sends the manifest `req` asks for (its layer must be `top` or below it
+  // once Open was called), header first, then its segments unless
+  // header_only; relative to req.base when this store has that layer with
+  // req.base_identity and it may be read.
+  absl::Status SendManifest(const replication::ManifestRequest& req,
                             const ManifestWriter& write);
   // Sends the records of `names` in replies of about 1 MiB, the last one
   // marked batch_end.

@@ -26,8 +26,11 @@ class ChunkSource {
   virtual ~ChunkSource() = default;
   // The manifest of `layer`; with header_only, no segments (header fields
   // and identity only). NotFound when the peer has no such layer for us.
+  // `base` (optional): a layer the receiver holds, which the peer may send
+  // the map relative to (proto: ManifestRequest.base).
   virtual absl::StatusOr<LayerManifest> GetManifest(const std::string& layer,
-                                                    bool header_only) = 0;
+                                                    bool header_only,
+                                                    const LayerManifest* base) = 0;
   // Fetches the records of `names`, chunks of `layer` or of a layer below
   // it, in batches of at most `batch` names, handing each batch to `sink`.
   // DataLoss when the peer sends a chunk not asked for or leaves one out.

@@ -10,11 +10,18 @@
 namespace layerdisk {
 
 absl::StatusOr<LayerManifest> GrpcChunkSource::GetManifest(const std::string& layer,
-                                                           bool header_only) {
+                                                           bool header_only,
+                                                           const LayerManifest* base) {
   grpc::ClientContext ctx;
   rpb::ManifestRequest req;
   req.set_layer(layer);
   req.set_header_only(header_only);
+  if (base != nullptr) {
+    req.set_base(base->name);
+    req.set_base_identity(base->identity);
+  }
+  SegmentLookup base_segments(base);
+  bool relative = false;
   wire_bytes_ += req.ByteSizeLong();
   std::unique_ptr<grpc::ClientReader<rpb::ManifestPart>> reader =
       stub_->GetManifest(&ctx, req);
@@ -29,8 +36,10 @@ absl::StatusOr<LayerManifest> GrpcChunkSource::GetManifest(const std::string& la
       if (!h.ok()) { bad = h.status(); break; }
       m = *std::move(h);
       expected_segments = part.header().segments();
+      relative = part.header().relative_to_base();
     } else if (part.has_segment() && m && !header_only) {
-      absl::StatusOr<ManifestSegment> s = SegmentFromProto(part.segment());
+      absl::StatusOr<ManifestSegment> s = SegmentFromProto(
+          part.segment(), relative ? base_segments.Find(part.segment().index()) : nullptr);
       if (!s.ok()) { bad = s.status(); break; }
       m->segments.push_back(*std::move(s));
     } else {

@@ -20,8 +20,8 @@ class GrpcChunkSource final : public ChunkSource {
   GrpcChunkSource(std::shared_ptr<grpc::Channel> channel, std::string peer)
       : stub_(replication::Replication::NewStub(std::move(channel))), peer_(std::move(peer)) {}
 
-  absl::StatusOr<LayerManifest> GetManifest(const std::string& layer,
-                                            bool header_only) override;
+  absl::StatusOr<LayerManifest> GetManifest(const std::string& layer, bool header_only,
+                                            const LayerManifest* base) override;
   absl::Status Fetch(const std::string& layer, absl::Span<const ChunkName> names,
                      size_t batch, const RecordSink& sink) override;
   uint64_t wire_bytes() const override { return wire_bytes_; }

@@ -18,13 +18,44 @@ rpb::LayerHeader HeaderToProto(const LayerManifest& m) {
   return h;
 }
 
-rpb::MapSegment SegmentToProto(const ManifestSegment& s) {
+namespace {
+constexpr size_t kSameBytes = kSegmentBlocks / 8;
+
+bool SameAsBase(const ManifestSegment& s, const ManifestSegment& base, uint32_t i) {
+  return base.map.states.Get(i) == BlockKind::kData && s.map.NameOf(i) == base.map.NameOf(i);
+}
+}  // namespace
+
+SegmentLookup::SegmentLookup(const LayerManifest* m) {
+  if (m == nullptr) return;
+  for (const ManifestSegment& s : m->segments) by_index_[s.index] = &s;
+}
+
+const ManifestSegment* SegmentLookup::Find(uint64_t index) const {
+  auto it = by_index_.find(index);
+  return it == by_index_.end() ? nullptr : it->second;
+}
+
+rpb::MapSegment SegmentToProto(const ManifestSegment& s, const ManifestSegment* base) {
   rpb::MapSegment p;
   p.set_index(s.index);
   p.set_states(std::string(s.map.states.bytes()));
   std::string* names = p.mutable_names();
   names->reserve(s.map.names.size() * kChunkNameSize);
-  for (const ChunkName& n : s.map.names) names->append(n.view());
+  if (base == nullptr) {
+    for (const ChunkName& n : s.map.names) names->append(n.view());
+    return p;
+  }
+  std::string same(kSameBytes, '\0');
+  for (uint32_t i = 0; i < kSegmentBlocks; ++i) {
+    if (s.map.states.Get(i) != BlockKind::kData) continue;
+    if (SameAsBase(s, *base, i)) {
+      same[i / 8] = static_cast<char>(same[i / 8] | (1 << (i % 8)));
+    } else {
+      names->append(s.map.NameOf(i).view());
+    }
+  }
+  p.set_same_as_base(std::move(same));
   return p;
 }
 
@@ -44,12 +75,46 @@ absl::StatusOr<LayerManifest> HeaderFromProto(const rpb::LayerHeader& h) {
   return m;
 }
 
-absl::StatusOr<ManifestSegment> SegmentFromProto(const rpb::MapSegment& p) {
+absl::StatusOr<ManifestSegment> SegmentFromProto(const rpb::MapSegment& p,
+                                                 const ManifestSegment* base) {
   ManifestSegment s;
   s.index = p.index();
   if (p.states().size() != kStateBytes || !s.map.states.Load(p.states()))
     return absl::InvalidArgumentError(
         absl::StrFormat("the peer sent malformed block states for segment %d", s.index));
+  if (!p.same_as_base().empty()) {
+    // Rebuild the full name list from the base; the identity check that
+    // follows judges the result.
+    const std::string& same = p.same_as_base();
+    if (same.size() != kSameBytes || base == nullptr)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "segment %d refers to a base segment the receiver does not have", s.index));
+    const std::string& sent = p.names();
+    size_t next = 0;
+    uint16_t n = 0;
+    for (uint32_t i = 0; i < kSegmentBlocks; ++i) {
+      if (s.map.states.Get(i) != BlockKind::kData) continue;
+      if (same[i / 8] & (1 << (i % 8))) {
+        if (base->map.states.Get(i) != BlockKind::kData)
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "segment %d: block %d is marked as the base's, which maps no data there",
+              s.index, i));
+        s.map.names.push_back(base->map.NameOf(i));
+      } else {
+        if (next + kChunkNameSize > sent.size())
+          return absl::InvalidArgumentError(
+              absl::StrFormat("segment %d: too few chunk names", s.index));
+        s.map.names.push_back(
+            ChunkName::FromBytes(std::string_view(sent).substr(next, kChunkNameSize)));
+        next += kChunkNameSize;
+      }
+      s.map.name_index[i] = n++;
+    }
+    if (next != sent.size())
+      return absl::InvalidArgumentError(
+          absl::StrFormat("segment %d: too many chunk names", s.index));
+    return s;
+  }
   const std::string& names = p.names();
   if (names.size() % kChunkNameSize != 0 ||
       names.size() / kChunkNameSize != s.map.states.Count(BlockKind::kData))

@@ -17,23 +17,33 @@ absl::StatusOr<replication::PushUp> PushStreamSource::Next() {
 }
 
 absl::StatusOr<LayerManifest> PushStreamSource::GetManifest(const std::string& layer,
-                                                            bool header_only) {
+                                                            bool header_only,
+                                                            const LayerManifest* base) {
   replication::PushDown down;
   down.mutable_need_manifest()->set_layer(layer);
   down.mutable_need_manifest()->set_header_only(header_only);
+  if (base != nullptr) {
+    down.mutable_need_manifest()->set_base(base->name);
+    down.mutable_need_manifest()->set_base_identity(base->identity);
+  }
+  SegmentLookup base_segments(base);
   wire_bytes_ += down.ByteSizeLong();
   if (!stream_->Write(down)) return absl::DataLossError("the pushing peer left");
   ASSIGN_OR_RETURN(replication::PushUp up, Next());
   if (!up.has_manifest() || !up.manifest().has_header())
     return absl::DataLossError("the pushing peer sent no manifest header of '" + layer + "'");
   ASSIGN_OR_RETURN(LayerManifest m, HeaderFromProto(up.manifest().header()));
+  const bool relative = up.manifest().header().relative_to_base();
   if (header_only) return m;
   for (uint64_t i = 0; i < up.manifest().header().segments(); ++i) {
     ASSIGN_OR_RETURN(replication::PushUp part, Next());
     if (!part.has_manifest() || !part.manifest().has_segment())
       return absl::DataLossError(absl::StrFormat(
           "the pushing peer's manifest of '%s' ended after %d segments", layer, i));
-    ASSIGN_OR_RETURN(ManifestSegment s, SegmentFromProto(part.manifest().segment()));
+    ASSIGN_OR_RETURN(ManifestSegment s,
+                     SegmentFromProto(part.manifest().segment(),
+                                      relative ? base_segments.Find(part.manifest().segment().index())
+                                               : nullptr));
     m.segments.push_back(std::move(s));
   }
   return m;

@@ -16,8 +16,8 @@ class PushStreamSource final : public ChunkSource {
   using Stream = grpc::ServerReaderWriter<replication::PushDown, replication::PushUp>;
   explicit PushStreamSource(Stream* stream) : stream_(stream) {}
 
-  absl::StatusOr<LayerManifest> GetManifest(const std::string& layer,
-                                            bool header_only) override;
+  absl::StatusOr<LayerManifest> GetManifest(const std::string& layer, bool header_only,
+                                            const LayerManifest* base) override;
   absl::Status Fetch(const std::string& layer, absl::Span<const ChunkName> names,
                      size_t batch, const RecordSink& sink) override;
   uint64_t wire_bytes() const override { return wire_bytes_; }

@@ -34,8 +34,7 @@ absl::StatusOr<PushOutcome> PushLayer(LayerExchange& local,
     out.wire_bytes += down.ByteSizeLong();
     if (down.has_need_manifest()) {
       answer = reader.SendManifest(
-          down.need_manifest().layer(), down.need_manifest().header_only(),
-          [&](const replication::ManifestPart& part) {
+          down.need_manifest(), [&](const replication::ManifestPart& part) {
             replication::PushUp msg;
             *msg.mutable_manifest() = part;
             return send(msg);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
@@ -42,6 +43,10 @@ class Receiver {
   // first one the store already holds with the same content.
   absl::StatusOr<std::vector<LayerManifest>> MissingChain(const std::string& layer);
   absl::Status CopyLayer(const LayerManifest& header);
+  // A local layer the peer may send `header`'s map relative to: of the same
+  // size, with the longest name prefix in common (os-v1 for os-v2). The
+  // peer uses it only if it holds the same content under that name.
+  std::optional<LayerManifest> ChooseBase(const LayerManifest& header);
   // Fetches and stores the chunks of `names` the store lacks.
   absl::Status FetchLacking(const LayerManifest& m, const std::vector<ChunkName>& names);
 
@@ -73,7 +78,8 @@ absl::StatusOr<std::vector<LayerManifest>> Receiver::MissingChain(const std::str
   std::vector<LayerManifest> chain;
   std::string name = layer;
   while (!name.empty()) {
-    ASSIGN_OR_RETURN(LayerManifest header, source_.GetManifest(name, /*header_only=*/true));
+    ASSIGN_OR_RETURN(LayerManifest header,
+                     source_.GetManifest(name, /*header_only=*/true, nullptr));
     if (header.name != name)
       return absl::DataLossError(absl::StrFormat(
           "asked the peer for layer '%s', it answered with '%s'", name, header.name));
@@ -119,8 +125,33 @@ absl::Status Receiver::FetchLacking(const LayerManifest& m,
       });
 }
 
+std::optional<LayerManifest> Receiver::ChooseBase(const LayerManifest& header) {
+  absl::StatusOr<std::vector<LayerInfo>> layers = local_.ListLayers();
+  if (!layers.ok()) return std::nullopt;
+  const LayerInfo* best = nullptr;
+  size_t best_prefix = 0;
+  for (const LayerInfo& l : *layers) {
+    if (l.size != header.size || !l.sealed) continue;
+    size_t prefix = 0;
+    while (prefix < l.name.size() && prefix < header.name.size() &&
+           l.name[prefix] == header.name[prefix])
+      ++prefix;
+    if (best == nullptr || prefix > best_prefix || (prefix == best_prefix && l.id > best->id)) {
+      best = &l;
+      best_prefix = prefix;
+    }
+  }
+  if (best == nullptr) return std::nullopt;
+  absl::StatusOr<LayerManifest> m = local_.ExportLayerManifest(best->name);
+  if (!m.ok()) return std::nullopt;
+  return *std::move(m);
+}
+
 absl::Status Receiver::CopyLayer(const LayerManifest& header) {
-  ASSIGN_OR_RETURN(LayerManifest m, source_.GetManifest(header.name, /*header_only=*/false));
+  std::optional<LayerManifest> base = ChooseBase(header);
+  ASSIGN_OR_RETURN(LayerManifest m, source_.GetManifest(header.name, /*header_only=*/false,
+                                                        base ? &*base : nullptr));
+  base.reset();
   if (m.identity != header.identity)
     return absl::AbortedError(absl::StrFormat(
         "layer '%s' changed at the peer during the transfer; run again", header.name));

@@ -20,8 +20,7 @@ grpc::Status ReplicationService::GetManifest(
     grpc::ServerWriter<replication::ManifestPart>* writer) {
   ChainReader reader(exchange_, AccessFor(*ctx));
   return ToRpcStatus(reader.SendManifest(
-      req->layer(), req->header_only(),
-      [writer](const replication::ManifestPart& p) { return writer->Write(p); }));
+      *req, [writer](const replication::ManifestPart& p) { return writer->Write(p); }));
 }
 
 grpc::Status ReplicationService::FetchChunks(

@@ -1,12 +1,16 @@
 // `layerdisk export --format`: raw natively; VHD, VHDX, qcow2 and VMDK by
 // qemu-img convert from a sparse raw file, so qemu-img writes formats it
 // knows best and we write only raw.
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/env.h"
 #include "common/status_macros.h"
 #include "engine/export_raw.h"
 #include "tools/image_transfer.h"
@@ -67,7 +71,11 @@ absl::Status ExportImageFile(BlockDevice& device, const std::string& file,
   if (chosen->qemu_format == nullptr) return ExportRaw(device, file, progress);
   // Both temporaries sit beside `file`: same file system, so the final
   // rename is atomic, and the sparse raw costs only the data.
-  const std::string stem = absl::StrFormat("%s.layerdisk-%d", file, ::getpid());
+  // Absolute, so that no name reaches qemu-img looking like an option.
+  std::error_code ec;
+  const std::string target = std::filesystem::absolute(file, ec).string();
+  if (ec) return absl::InvalidArgumentError(absl::StrFormat("bad output path %s", file));
+  const std::string stem = absl::StrFormat("%s.layerdisk-%d", target, ::getpid());
   const std::string raw = stem + ".raw", converted = stem + "." + format;
   RemoveOnExit remove_raw(raw), remove_converted(converted);
   RETURN_IF_ERROR(ExportRaw(device, raw, progress));
@@ -83,8 +91,15 @@ absl::Status ExportImageFile(BlockDevice& device, const std::string& file,
   if (!ran.ok())
     return absl::InternalError(absl::StrFormat("converting to %s failed: %s", format,
                                                ran.status().message()));
-  std::error_code ec;
-  std::filesystem::rename(converted, file, ec);
+  // Durable before it appears under its name, as ExportRaw does for raw.
+  int fd = ::open(converted.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    return IOError("sync", converted, e);
+  }
+  ::close(fd);
+  std::filesystem::rename(converted, target, ec);
   if (ec)
     return absl::InternalError(absl::StrFormat("cannot rename %s to %s: %s", converted, file,
                                                ec.message()));

@@ -25,8 +25,8 @@ constexpr uint64_t kMiB = 1 << 20;
 class DirectSource final : public ChunkSource {
  public:
   explicit DirectSource(LayerExchange* from) : from_(from) {}
-  absl::StatusOr<LayerManifest> GetManifest(const std::string& layer,
-                                            bool header_only) override {
+  absl::StatusOr<LayerManifest> GetManifest(const std::string& layer, bool header_only,
+                                            const LayerManifest* base) override {
     absl::StatusOr<LayerManifest> m = from_->ExportLayerManifest(layer);
     if (m.ok() && header_only) m->segments.clear();
     return m;

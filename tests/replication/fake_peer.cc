@@ -34,6 +34,7 @@ class LyingExchange final : public LayerExchange {
       m->segments[0].map.names[0].bytes[0] ^= 1;
     return m;
   }
+  absl::StatusOr<std::vector<LayerInfo>> ListLayers() override { return real_->ListLayers(); }
   absl::StatusOr<std::string> ReadChunkRecord(const ChunkName& name) override {
     absl::StatusOr<std::string> record = real_->ReadChunkRecord(name);
     if (!record.ok()) return record;
