@@ -36,11 +36,12 @@ absl::Status List(CliContext& ctx) {
   ASSIGN_OR_RETURN(std::vector<LayerInfo> layers, store->ListLayers());
   nlohmann::json doc = nlohmann::json::array();
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "SIZE", "DATA", "CREATED", "SOURCE"}};
+      {"NAME", "SIZE", "DATA", "PARENT", "CREATED", "SOURCE"}};
   for (const LayerInfo& l : layers) {
     doc.push_back(ToJson(l));
     rows.push_back({l.name, FormatSize(l.size), FormatSize(l.logical_bytes),
-                    FormatUnixTime(l.created_unix), l.source});
+                    l.parent.empty() ? "-" : l.parent, FormatUnixTime(l.created_unix),
+                    l.source});
   }
   Emit(ctx.json, {{"layers", doc}},
        layers.empty() ? "no layers" : FormatTable(rows));

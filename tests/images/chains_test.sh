@@ -33,6 +33,8 @@ for fmt in vhd vhdx; do
   [[ $(json chain.json '[l["name"] for l in d["stack"]]') == "['g$fmt.2', 'g$fmt.1', 'g$fmt']" ]] ||
     fail "$fmt chain stack: $(cat chain.json)"
   [[ $(json chain.json 'd["layer"]["parent"]') == "g$fmt.1" ]] || fail "$fmt parent not recorded"
+  ld layer list | grep -Eq "^g$fmt +.* g$fmt\.1 " || fail "layer list lacks the parent: $(ld layer list)"
+  ld layer show "g$fmt" | grep -q "parent    g$fmt.1" || fail "layer show lacks the parent"
   compose "v$fmt" "g$fmt.2,g$fmt.1,g$fmt" want-grandchild.raw
   compose "c$fmt" "g$fmt.2,g$fmt.1" want-child.raw
   # The delta holds only what the child wrote, not the whole disk.
