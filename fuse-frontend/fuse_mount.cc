@@ -44,7 +44,10 @@ class FuseMountImpl final : public FuseMount {
     context_.entry_timeout_seconds = absl::ToDoubleSeconds(options_.entry_timeout);
     context_.log = options_.log;
   }
-  ~FuseMountImpl() override { Stop(); }
+  ~FuseMountImpl() override {
+    Stop();
+    if (g_libfuse_log == &options_.log) g_libfuse_log = nullptr;
+  }
 
   absl::Status Mount();
   const std::string& mountpoint() const override { return options_.mountpoint; }

@@ -37,9 +37,12 @@ std::string FileName(const ImageEntry& image) { return image.name + kImageSuffix
 
 ImageTree::ImageTree(ImageCatalog* catalog, absl::Duration listing_ttl)
     : catalog_(catalog), listing_ttl_(listing_ttl), next_inode_(kFirstDynamicInode) {
+  // The fixed directories date from the mount.
+  ImageEntry mounted;
+  mounted.created_unix_ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
   absl::MutexLock lock(&nodes_mu_);
-  nodes_[kRootInode] = TreeNode{kRootInode, NodeType::kRoot, {}};
-  for (const FixedDir& d : kFixedDirs) nodes_[d.inode] = TreeNode{d.inode, d.type, {}};
+  nodes_[kRootInode] = TreeNode{kRootInode, NodeType::kRoot, mounted};
+  for (const FixedDir& d : kFixedDirs) nodes_[d.inode] = TreeNode{d.inode, d.type, mounted};
 }
 
 absl::StatusOr<std::vector<ImageEntry>> ImageTree::Listing(bool fresh) {
@@ -65,7 +68,10 @@ TreeNode ImageTree::NodeFor(const std::string& key, NodeType type, const ImageEn
 absl::StatusOr<std::vector<DirEntry>> ImageTree::Children(const TreeNode& dir, bool fresh) {
   std::vector<DirEntry> out;
   if (dir.type == NodeType::kRoot) {
-    for (const FixedDir& d : kFixedDirs) out.push_back({d.name, TreeNode{d.inode, d.type, {}}});
+    for (const FixedDir& d : kFixedDirs) {
+      ASSIGN_OR_RETURN(TreeNode node, Get(d.inode));
+      out.push_back({d.name, std::move(node)});
+    }
     return out;
   }
   if (dir.type == NodeType::kImage) return absl::InvalidArgumentError("not a directory");
