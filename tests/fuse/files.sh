@@ -32,6 +32,12 @@ for pair in desk:volumes/desk.raw desk@first:snapshots/desk/first.raw layer:os:l
   rm -f "$WORK/export.raw"
 done
 cmp -n $((16 << 20)) "$WORK/os.img" "$MNT/volumes/desk.raw" || fail "volume differs from its layer"
+# Export to another format straight from the file.
+if command -v qemu-img >/dev/null; then
+  qemu-img convert -f raw -O vhdx "$MNT/volumes/desk.raw" "$WORK/desk.vhdx" || fail "qemu-img convert to vhdx"
+  qemu-img compare -f raw -F vhdx "$MNT/volumes/desk.raw" "$WORK/desk.vhdx" >/dev/null ||
+    fail "the vhdx made from the FUSE file differs"
+fi
 
 # Files appear and disappear as the control socket changes the store.
 ld volume create extra --size 8M >/dev/null || fail "volume create extra"

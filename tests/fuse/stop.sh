@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Stopping: SIGTERM flushes and unmounts even while a program holds a file
-# open; `serve --fuse` alone serves no NBD; a server killed with SIGKILL
+# Stopping: SIGTERM (and SIGINT) flush and unmount even while a program
+# holds a file open; `serve --fuse` alone serves no NBD; a server killed with
+# SIGKILL
 # leaves a stale mount (ENOTCONN) that the next start detaches, and every
 # write acknowledged before an fsync is there afterwards; a live mount of
 # another server is refused.
@@ -56,5 +57,11 @@ LAYERDISK_STORE=$WORK/other timeout 20 "$LAYERDISK" serve --fuse "$MNT" >"$WORK/
 grep -q 'already a live FUSE mount' "$WORK/other.log" || fail "unclear refusal: $(cat "$WORK/other.log")"
 [ -f "$MNT/volumes/v.raw" ] || fail "the first mount was disturbed"
 
-stop_server
+# SIGINT stops cleanly too.
+kill -INT "$SERVER_PID"
+rc=0
+wait "$SERVER_PID" || rc=$?
+SERVER_PID=""
+[ "$rc" -eq 0 ] || fail "layerdisk serve exited $rc after SIGINT"
+if mountpoint -q "$MNT"; then fail "$MNT is still mounted after SIGINT"; fi
 echo "PASS"
