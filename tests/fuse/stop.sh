@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Stopping: SIGTERM (and SIGINT) flush and unmount even while a program
 # holds a file open; `serve --fuse` alone serves no NBD; a server killed with
-# SIGKILL
-# leaves a stale mount (ENOTCONN) that the next start detaches, and every
-# write acknowledged before an fsync is there afterwards; a live mount of
-# another server is refused.
+# SIGKILL leaves a stale mount (ENOTCONN) that the next start detaches, and
+# every write acknowledged before an fsync is there afterwards; a live mount
+# of another server is refused.
 . "$(dirname "$0")/functions.sh"
 requires python3 cmp
 
