@@ -87,18 +87,24 @@ absl::StatusOr<OpenImage*> ImageFs::Open(uint64_t inode, bool writable, bool tru
   if (writable && node.image.read_only)
     return absl::PermissionDeniedError(ImageTree::PathOf(node) + " is read-only");
   if (truncate) RETURN_IF_ERROR(Resize(inode, 0));
+  {
+    absl::MutexLock lock(&open_mu_);
+    auto it = open_.find(inode);
+    if (it != open_.end()) {
+      ++it->second->opens;
+      return it->second.get();
+    }
+  }
+  // Opened without the lock: the store may take a while (a delete waiting
+  // for this very file's last close must not find Release() blocked here).
+  ASSIGN_OR_RETURN(std::shared_ptr<BlockDevice> device,
+                   catalog_->OpenImage(node.image.device_name));
   absl::MutexLock lock(&open_mu_);
   std::unique_ptr<OpenImage>& image = open_[inode];
-  if (image == nullptr) {
-    absl::StatusOr<std::shared_ptr<BlockDevice>> device =
-        catalog_->OpenImage(node.image.device_name);
-    if (!device.ok()) {
-      open_.erase(inode);
-      return device.status();
-    }
+  if (image == nullptr) {  // else another open won the race; ours is dropped
     image = std::make_unique<OpenImage>();
     image->node = node;
-    image->device = *std::move(device);
+    image->device = std::move(device);
   }
   ++image->opens;
   return image.get();
