@@ -100,8 +100,12 @@ absl::Status GrpcChunkSource::Fetch(const std::string& layer,
     }
     if (!st.ok()) break;
     if (!ended) {
-      st = absl::DataLossError("the stream of chunks of layer '" + layer + "' ended early");
-      break;
+      // The peer ended the stream: its status (an error, or the transport's
+      // when it went away) says why better than we can.
+      grpc::Status finished = stream->Finish();
+      if (!finished.ok()) return FromPeerStatus(peer_, finished);
+      return absl::DataLossError(absl::StrFormat(
+          "peer %s ended the stream of chunks of layer '%s' early", peer_, layer));
     }
     st = CheckBatchComplete(layer, names.subspan(i * batch, batch), got);
     if (st.ok()) st = sink(std::move(got));

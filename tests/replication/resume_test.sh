@@ -2,6 +2,7 @@
 # Kill -9 the receiving CLI in the middle of a large pull (slowed by
 # --bwlimit so the kill lands mid-transfer): no layer is visible, fsck is
 # clean, and the same command resumes, fetching only what is still missing.
+# The same when the sending server is killed instead, and restarted.
 source "$(dirname "$0")/lib.sh"
 
 make_image big.raw 48 3
@@ -38,5 +39,29 @@ ld branch replicate pull big --from "127.0.0.1:$UP_PORT" --insecure --json >agai
 [[ $(json again.json 'd["chunks_fetched"]') -eq $total_chunks ]] || fail "after gc: $(cat again.json)"
 same_layer big up branch
 fsck_clean branch
+
+# The sender disappears mid-transfer (kill -9 of upstream's server): the
+# pull fails with a clear error, nothing is visible, and once upstream is
+# back the same command finishes, fetching only what is still missing.
+"$LAYERDISK" --store branch2 replicate pull big --from "127.0.0.1:$UP_PORT" --insecure \
+  --bwlimit 8M >cut.out 2>cut.err &
+pull=$!
+sleep 2.5
+kill -9 "$UP_PID"
+rc=0
+wait "$pull" || rc=$?
+[[ $rc -ne 0 ]] || fail "the pull succeeded although its peer was killed"
+grep -q '^layerdisk: error: .*127.0.0.1' cut.err || fail "no clear error naming the peer: $(cat cut.err)"
+echo "peer killed: $(cat cut.err)"
+ld branch2 layer list --json >layers.json
+[[ $(json layers.json 'len(d["layers"])') -eq 0 ]] || fail "a layer is visible after the cut"
+fsck_clean branch2
+serve UP2 up
+ld branch2 replicate pull big --from "127.0.0.1:$UP2_PORT" --insecure --json >after-cut.json
+fetched=$(json after-cut.json 'd["chunks_fetched"]')
+echo "after the cut: fetched $fetched of $total_chunks chunks"
+[[ $fetched -gt 0 && $fetched -lt $total_chunks ]] || fail "fetched $fetched of $total_chunks after the cut"
+same_layer big up branch2
+fsck_clean branch2
 fsck_clean up
 echo PASS
