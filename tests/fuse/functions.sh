@@ -78,6 +78,9 @@ PY
 
 start_server() {
   if [ $# -eq 0 ]; then set -- --fuse "$MNT" --nbd "unix:$SOCK"; fi
+  # A restarted server must not be taken as started on the previous
+  # server's log before the new one truncates it.
+  rm -f "$SERVER_LOG"
   "$LAYERDISK" serve "$@" >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do

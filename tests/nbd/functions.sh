@@ -81,6 +81,9 @@ start_server() {
   if [ "${1:-}" = "--name" ]; then name=$2; shift 2; fi
   SOCK=$WORK/$name.sock
   SERVER_LOG=$WORK/$name.log
+  # A restarted server reuses the names: the wait below must not read the
+  # previous server's report before the new one truncates it.
+  rm -f "$WORK/$name.out" "$SERVER_LOG"
   "$LAYERDISK" serve --nbd "unix:$SOCK" --nbd tcp:127.0.0.1:0 "$@" \
       >"$WORK/$name.out" 2>"$SERVER_LOG" &
   local pid=$!

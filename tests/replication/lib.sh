@@ -41,6 +41,9 @@ ld() {
 
 serve() {
   local name=$1 store=$2
+  # A restarted server must not be taken as started on the previous one's
+  # report before the new one truncates it.
+  rm -f "$WORK/$name.out" "$WORK/$name.err"
   "$LAYERDISK" --store "$store" serve --nbd "unix:$WORK/$name.nbd" \
     --grpc 127.0.0.1:0 --grpc-insecure >"$WORK/$name.out" 2>"$WORK/$name.err" &
   local pid=$!
