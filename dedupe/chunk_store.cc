@@ -116,6 +116,27 @@ absl::StatusOr<std::optional<RefRecord>> ChunkStore::Lookup(
   return r;
 }
 
+absl::StatusOr<std::vector<std::optional<RefRecord>>> ChunkStore::LookupMany(
+    absl::Span<const ChunkName* const> names) {
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(names.size());
+  for (const ChunkName* n : names) keys.push_back(ToSlice(n->view()));
+  std::vector<rocksdb::PinnableSlice> values(names.size());
+  std::vector<rocksdb::Status> statuses(names.size());
+  db_->MultiGet(rocksdb::ReadOptions(), refs_, keys.size(), keys.data(), values.data(),
+                statuses.data());
+  std::vector<std::optional<RefRecord>> out(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    RETURN_IF_ERROR(FromRocks(statuses[i], "read chunk reference counts"));
+    out[i] = DecodeRefRecord({values[i].data(), values[i].size()});
+    if (!out[i])
+      return absl::DataLossError(
+          absl::StrCat("reference count of chunk ", names[i]->Hex(), " is damaged"));
+  }
+  return out;
+}
+
 absl::Status ChunkStore::ForEachChunk(
     const std::function<bool(const ChunkName&, const RefRecord&)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(
@@ -211,27 +232,26 @@ absl::Status ChunkStore::IngestRecords(absl::Span<const ReceivedRecord> records,
 }
 
 absl::StatusOr<std::vector<bool>> ChunkStore::Contains(absl::Span<const ChunkName> names) {
-  std::vector<rocksdb::Slice> keys;
-  keys.reserve(names.size());
-  for (const ChunkName& n : names) keys.push_back(ToSlice(n.view()));
-  std::vector<rocksdb::PinnableSlice> values(names.size());
-  std::vector<rocksdb::Status> statuses(names.size());
-  db_->MultiGet(rocksdb::ReadOptions(), refs_, keys.size(), keys.data(), values.data(),
-                statuses.data());
+  std::vector<const ChunkName*> pointers;
+  pointers.reserve(names.size());
+  for (const ChunkName& n : names) pointers.push_back(&n);
+  ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> found, LookupMany(pointers));
   std::vector<bool> present(names.size());
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    RETURN_IF_ERROR(FromRocks(statuses[i], "look up chunks"));
-    present[i] = true;
-  }
+  for (size_t i = 0; i < names.size(); ++i) present[i] = found[i].has_value();
   return present;
 }
 
 PreparedChunk ChunkStore::Prepare(std::string_view data) {
+  ChunkName name = NameChunk(data);
+  absl::StatusOr<std::optional<RefRecord>> known = Lookup(name);
+  return Prepare(name, data, known.ok() && known->has_value());
+}
+
+PreparedChunk ChunkStore::Prepare(const ChunkName& name, std::string_view data,
+                                  bool stored) {
   PreparedChunk chunk;
-  chunk.name = NameChunk(data);
-  absl::StatusOr<std::optional<RefRecord>> known = Lookup(chunk.name);
-  if (known.ok() && known->has_value()) {
+  chunk.name = name;
+  if (stored) {
     chunk.raw.assign(data);  // in case GC removes it before the commit
   } else {
     EncodeChunk(data, &chunk.record);
@@ -267,13 +287,20 @@ absl::Status ChunkBatch::Commit(bool sync) {
   // failed Commit the batch is spent: the caller abandons it.
   rocksdb::WriteBatch& batch = records_;
   uint64_t new_chunks = 0, new_bytes = 0;
+  // Which of the chunks gaining references are stored, in one batched read
+  // under the commit lock (GC may have removed one since it was prepared).
+  std::vector<const ChunkName*> gaining;
+  for (const auto& [name, change] : changes_)
+    if (change.delta > 0) gaining.push_back(&name);
+  ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> stored,
+                   store_->LookupMany(gaining));
+  size_t next_gaining = 0;
   for (auto& [name, change] : changes_) {
     if (change.delta == 0) continue;
     rocksdb::Slice key = ToSlice(name.view());
     RefRecord add{change.delta, 0, 0};
     if (change.delta > 0) {
-      ASSIGN_OR_RETURN(std::optional<RefRecord> known, store_->Lookup(name));
-      if (!known) {
+      if (!stored[next_gaining++]) {
         if (change.record.empty() && change.raw.empty())
           return absl::DataLossError(absl::StrCat(
               "chunk ", name.Hex(), " is referenced but missing from the store"));

@@ -50,6 +50,9 @@ class ChunkStore {
 
   // Names `data` and encodes it if the store lacks it. Thread-safe.
   PreparedChunk Prepare(std::string_view data);
+  // The same for a chunk already named, whose presence the caller looked
+  // up (LookupMany): batching the lookups is what makes imports fast.
+  static PreparedChunk Prepare(const ChunkName& name, std::string_view data, bool stored);
 
   // Reads a chunk's uncompressed bytes; out.size() must be its length.
   // DataLoss when the record is missing or damaged.
@@ -81,6 +84,9 @@ class ChunkStore {
   absl::StatusOr<std::vector<bool>> Contains(absl::Span<const ChunkName> names);
   // The reference-count record, or nullopt when the chunk is unknown.
   absl::StatusOr<std::optional<RefRecord>> Lookup(const ChunkName& name);
+  // The same for many names in one batched read (much cheaper per name).
+  absl::StatusOr<std::vector<std::optional<RefRecord>>> LookupMany(
+      absl::Span<const ChunkName* const> names);
   // Calls fn for every reference-count record, in name order; stops early
   // when fn returns false.
   absl::Status ForEachChunk(

@@ -1,8 +1,27 @@
 #include "engine/column_families.h"
 
 #include "dedupe/refcount_merge.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
 
 namespace layerdisk {
+
+namespace {
+
+// Chunk keys are SHA-256 names: every import asks, per block, whether its
+// chunk is stored, and for new data the answer is no. Bloom filters answer
+// most of those from memory instead of a search of every memtable and SST
+// level. Tables written without filters (older stores) still read.
+void AddPointLookupFilters(rocksdb::ColumnFamilyOptions* options) {
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+  options->table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options->memtable_whole_key_filtering = true;
+  options->memtable_prefix_bloom_size_ratio = 0.05;
+}
+
+}  // namespace
 
 std::vector<rocksdb::ColumnFamilyDescriptor> StoreColumnFamilies() {
   rocksdb::ColumnFamilyOptions catalog;
@@ -18,8 +37,10 @@ std::vector<rocksdb::ColumnFamilyDescriptor> StoreColumnFamilies() {
   chunks.blob_file_size = 256ull << 20;
   chunks.enable_blob_garbage_collection = true;
   chunks.write_buffer_size = 64ull << 20;
+  AddPointLookupFilters(&chunks);
   rocksdb::ColumnFamilyOptions refs;
   refs.merge_operator = NewRefCountMergeOperator();
+  AddPointLookupFilters(&refs);
   return {
       {rocksdb::kDefaultColumnFamilyName, catalog},
       {"maps", maps},

@@ -76,11 +76,30 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
                                const std::function<bool(std::string_view)>& skip,
                                bool mark_skipped_as_zero) {
   const size_t count = data.size() / block_size;
+  auto block_at = [&](size_t i) { return data.substr(i * block_size, block_size); };
+  // Name every block (in parallel), look all names up in one batched read,
+  // then compress the new ones (in parallel).
+  std::vector<ChunkName> names(count);
+  std::vector<char> wanted(count);
+  ParallelFor(count, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      wanted[i] = !skip || !skip(block_at(i));
+      if (wanted[i]) names[i] = NameChunk(block_at(i));
+    }
+  });
+  std::vector<const ChunkName*> lookups;
+  for (size_t i = 0; i < count; ++i)
+    if (wanted[i]) lookups.push_back(&names[i]);
+  ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> stored, chunks->LookupMany(lookups));
+  std::vector<size_t> lookup_of(count);
+  for (size_t i = 0, k = 0; i < count; ++i)
+    if (wanted[i]) lookup_of[i] = k++;
   std::vector<std::optional<PreparedChunk>> prepared(count);
   ParallelFor(count, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      std::string_view block = data.substr(i * block_size, block_size);
-      if (!skip || !skip(block)) prepared[i] = chunks->Prepare(block);
+      if (wanted[i])
+        prepared[i] = ChunkStore::Prepare(names[i], block_at(i),
+                                          stored[lookup_of[i]].has_value());
     }
   });
   for (size_t i = 0; i < count; ++i) {
