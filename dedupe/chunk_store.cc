@@ -102,6 +102,25 @@ absl::StatusOr<std::string> ChunkStore::ReadRecord(const ChunkName& name) {
   return record;
 }
 
+absl::StatusOr<std::vector<std::string>> ChunkStore::ReadRecords(
+    absl::Span<const ChunkName> names) {
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(names.size());
+  for (const ChunkName& n : names) keys.push_back(ToSlice(n.view()));
+  std::vector<rocksdb::PinnableSlice> values(names.size());
+  std::vector<rocksdb::Status> statuses(names.size());
+  db_->MultiGet(rocksdb::ReadOptions(), chunks_, keys.size(), keys.data(), values.data(),
+                statuses.data());
+  std::vector<std::string> records(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (statuses[i].IsNotFound())
+      return absl::DataLossError(absl::StrCat("chunk ", names[i].Hex(), " is missing"));
+    RETURN_IF_ERROR(FromRocks(statuses[i], "read chunk"));
+    records[i].assign(values[i].data(), values[i].size());
+  }
+  return records;
+}
+
 absl::StatusOr<std::optional<RefRecord>> ChunkStore::Lookup(
     const ChunkName& name) {
   std::string value;

@@ -64,6 +64,8 @@ class ChunkStore {
                         absl::Span<char> out);
   // The stored record as is (compressed), for fsck and replication.
   absl::StatusOr<std::string> ReadRecord(const ChunkName& name);
+  // The same for many chunks, in one batched lookup (replication's sender).
+  absl::StatusOr<std::vector<std::string>> ReadRecords(absl::Span<const ChunkName> names);
   // Stores records received from another store (replication), each checked
   // first: its checksum, that it decodes to `raw_length` bytes, and that
   // those bytes' SHA-256 is its name (DataLoss naming the chunk otherwise;

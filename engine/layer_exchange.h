@@ -60,8 +60,10 @@ class LayerExchange {
   // The named live layers (Store::ListLayers), e.g. to pick a base that
   // a new layer's manifest can be sent relative to.
   virtual absl::StatusOr<std::vector<LayerInfo>> ListLayers() = 0;
-  // A stored chunk record, compressed as stored.
-  virtual absl::StatusOr<std::string> ReadChunkRecord(const ChunkName& name) = 0;
+  // Stored chunk records, compressed as stored, in the order of `names`.
+  // DataLoss when one is missing.
+  virtual absl::StatusOr<std::vector<std::string>> ReadChunkRecords(
+      absl::Span<const ChunkName> names) = 0;
   // For each name, whether the store holds that chunk.
   virtual absl::StatusOr<std::vector<bool>> HasChunks(absl::Span<const ChunkName> names) = 0;
   // Verifies and stores chunk records from a peer (ChunkStore::IngestRecords

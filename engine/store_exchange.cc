@@ -91,8 +91,9 @@ class StoreExchange final : public LayerExchange {
 
   absl::StatusOr<std::vector<LayerInfo>> ListLayers() override { return s_->ListLayers(); }
 
-  absl::StatusOr<std::string> ReadChunkRecord(const ChunkName& name) override {
-    return s_->chunks_->ReadRecord(name);
+  absl::StatusOr<std::vector<std::string>> ReadChunkRecords(
+      absl::Span<const ChunkName> names) override {
+    return s_->chunks_->ReadRecords(names);
   }
 
   absl::StatusOr<std::vector<bool>> HasChunks(absl::Span<const ChunkName> names) override {

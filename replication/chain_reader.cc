@@ -64,18 +64,23 @@ absl::Status ChainReader::SendManifest(const replication::ManifestRequest& req,
 
 absl::Status ChainReader::SendChunks(
     const google::protobuf::RepeatedPtrField<std::string>& names, const ReplyWriter& write) {
-  replication::FetchReply reply;
-  size_t bytes = 0;
+  std::vector<ChunkName> wanted;
+  wanted.reserve(names.size());
   for (const std::string& raw : names) {
     ASSIGN_OR_RETURN(ChunkName n, ChunkNameFromBytes(raw));
     if (!allowed_.contains(n))
       return absl::PermissionDeniedError(
           absl::StrFormat("chunk %s is not part of layer '%s'", n.Hex(), top_));
-    ASSIGN_OR_RETURN(std::string record, exchange_->ReadChunkRecord(n));
-    bytes += record.size();
+    wanted.push_back(n);
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> records, exchange_->ReadChunkRecords(wanted));
+  replication::FetchReply reply;
+  size_t bytes = 0;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    bytes += records[i].size();
     replication::ChunkRecord* r = reply.add_chunks();
-    r->set_name(raw);
-    r->set_record(std::move(record));
+    r->set_name(std::string(wanted[i].view()));
+    r->set_record(std::move(records[i]));
     if (bytes >= kReplyBytes) {
       if (!write(reply)) return PeerLeft();
       reply.Clear();

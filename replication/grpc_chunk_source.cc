@@ -74,9 +74,9 @@ absl::Status GrpcChunkSource::Fetch(const std::string& layer,
     wire_bytes_ += req.ByteSizeLong();
     return stream->Write(req);
   };
-  // One request ahead of the one being read keeps the sender busy without
-  // letting requests pile up behind replies.
-  constexpr size_t kAhead = 2;
+  // A few requests ahead of the one being read keep the sender busy
+  // (reading while we verify) without letting requests pile up.
+  constexpr size_t kAhead = 4;
   size_t sent = 0;
   absl::Status st;
   for (; sent < std::min(kAhead, batches); ++sent)

@@ -35,12 +35,11 @@ class DirectSource final : public ChunkSource {
                      size_t batch, const RecordSink& sink) override {
     for (size_t off = 0; off < names.size(); off += batch) {
       std::vector<ChunkStore::ReceivedRecord> got;
-      for (const ChunkName& n : names.subspan(off, batch)) {
-        absl::StatusOr<std::string> r = from_->ReadChunkRecord(n);
-        if (!r.ok()) return r.status();
-        got.push_back({n, *r});
-        fetched++;
-      }
+      absl::Span<const ChunkName> part = names.subspan(off, batch);
+      absl::StatusOr<std::vector<std::string>> r = from_->ReadChunkRecords(part);
+      if (!r.ok()) return r.status();
+      for (size_t i = 0; i < part.size(); ++i) got.push_back({part[i], (*r)[i]});
+      fetched += part.size();
       absl::Status s = sink(std::move(got));
       if (!s.ok()) return s;
       if (after_batch) after_batch();
@@ -82,6 +81,11 @@ class ExchangeTest : public ::testing::Test {
     return out;
   }
 
+  std::string Record(const ChunkName& n) {
+    std::vector<ChunkName> one = {n};
+    return (*from_->ReadChunkRecords(one))[0];
+  }
+
   void ExpectNoLayersAndFsckClean() {
     EXPECT_TRUE(dst_->ListLayers()->empty());
     ASSERT_TRUE(dst_->WaitForBackgroundWork().ok());
@@ -117,7 +121,7 @@ TEST_F(ExchangeTest, CommitWithAChunkNeverSentIsDataLossAndLeavesNothing) {
   std::vector<ChunkStore::ReceivedRecord> records;
   for (const ManifestSegment& s : m.segments)
     for (const ChunkName& n : s.map.names)
-      if (seen.insert(n).second) records.push_back({n, *from_->ReadChunkRecord(n)});
+      if (seen.insert(n).second) records.push_back({n, Record(n)});
   records.erase(records.begin());
   ASSERT_TRUE(to_->IngestChunkRecords(records).ok());
   absl::StatusOr<LayerInfo> c = to_->CommitLayerManifest(m, "test");
@@ -129,9 +133,9 @@ TEST_F(ExchangeTest, ForgedRecordIsRejectedAndNothingOfTheBatchStored) {
   LayerManifest m = *from_->ExportLayerManifest("os");
   const ChunkName a = m.segments[0].map.names[0];
   const ChunkName b = m.segments[0].map.names[1];
-  std::string good = *from_->ReadChunkRecord(a);
+  std::string good = Record(a);
   std::string raw(dst_->chunk_size(), '\0');
-  ASSERT_TRUE(DecodeChunk(*from_->ReadChunkRecord(b), absl::MakeSpan(raw)).ok());
+  ASSERT_TRUE(DecodeChunk(Record(b), absl::MakeSpan(raw)).ok());
   raw[7] ^= 1;
   std::string forged;
   EncodeChunk(raw, &forged);

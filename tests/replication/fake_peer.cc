@@ -35,18 +35,21 @@ class LyingExchange final : public LayerExchange {
     return m;
   }
   absl::StatusOr<std::vector<LayerInfo>> ListLayers() override { return real_->ListLayers(); }
-  absl::StatusOr<std::string> ReadChunkRecord(const ChunkName& name) override {
-    absl::StatusOr<std::string> record = real_->ReadChunkRecord(name);
-    if (!record.ok()) return record;
-    if (mode_ == "corrupt") {
-      (*record)[record->size() - 1] ^= 0x40;
-    } else if (mode_ == "forge") {
-      std::string raw(ChunkRawLength(*record), '\0');
-      if (!DecodeChunk(*record, absl::MakeSpan(raw)).ok()) return record;
-      raw[0] ^= 1;
-      EncodeChunk(raw, &*record);
+  absl::StatusOr<std::vector<std::string>> ReadChunkRecords(
+      absl::Span<const ChunkName> names) override {
+    absl::StatusOr<std::vector<std::string>> records = real_->ReadChunkRecords(names);
+    if (!records.ok()) return records;
+    for (std::string& record : *records) {
+      if (mode_ == "corrupt") {
+        record[record.size() - 1] ^= 0x40;
+      } else if (mode_ == "forge") {
+        std::string raw(ChunkRawLength(record), '\0');
+        if (!DecodeChunk(record, absl::MakeSpan(raw)).ok()) continue;
+        raw[0] ^= 1;
+        EncodeChunk(raw, &record);
+      }
     }
-    return record;
+    return records;
   }
   absl::StatusOr<std::vector<bool>> HasChunks(absl::Span<const ChunkName> names) override {
     return real_->HasChunks(names);
