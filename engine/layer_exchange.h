@@ -54,6 +54,9 @@ class LayerExchange {
  public:
   virtual ~LayerExchange() = default;
 
+  // The store's chunk size: layers travel only between stores that agree.
+  virtual uint32_t chunk_size() const = 0;
+
   // The manifest of the live sealed layer `name` (identity filled in).
   // NotFound when there is none; FailedPrecondition while it is unsealed.
   virtual absl::StatusOr<LayerManifest> ExportLayerManifest(const std::string& name) = 0;

@@ -83,6 +83,8 @@ class StoreExchange final : public LayerExchange {
  public:
   explicit StoreExchange(StoreImpl* store) : s_(store) {}
 
+  uint32_t chunk_size() const override { return s_->chunk_size(); }
+
   absl::StatusOr<LayerManifest> ExportLayerManifest(const std::string& name) override {
     absl::MutexLock lock(&s_->mu_);
     ASSIGN_OR_RETURN(LayerRecord rec, s_->FindNamedLayer(name));

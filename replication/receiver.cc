@@ -83,6 +83,11 @@ absl::StatusOr<std::vector<LayerManifest>> Receiver::MissingChain(const std::str
     if (header.name != name)
       return absl::DataLossError(absl::StrFormat(
           "asked the peer for layer '%s', it answered with '%s'", name, header.name));
+    if (header.block_size != local_.chunk_size())
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "layer '%s' has %d-byte blocks but this store's chunk size is %d: layers travel "
+          "only between stores of the same chunk size",
+          name, header.block_size, local_.chunk_size()));
     absl::StatusOr<LayerManifest> here = local_.ExportLayerManifest(name);
     if (here.ok()) {
       if (here->identity == header.identity) break;  // this and all below are here

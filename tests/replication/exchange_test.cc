@@ -200,5 +200,17 @@ TEST_F(ExchangeTest, SameNameOtherContentIsRefused) {
   EXPECT_NE(r.status().message().find("other content"), std::string::npos);
 }
 
+TEST_F(ExchangeTest, StoresOfAnotherChunkSizeAreRefusedBeforeAnyFetch) {
+  StoreOptions o;
+  o.chunk_size = 8192;
+  std::unique_ptr<Store> big = *Store::Open(dir_.Sub("big"), o);
+  std::unique_ptr<LayerExchange> to_big = GetLayerExchange(big.get());
+  DirectSource source(from_.get());
+  absl::StatusOr<ReplicateResult> r = ReplicateLayer(source, *to_big, "os", {"test"});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("chunk size"), std::string::npos);
+  EXPECT_EQ(source.fetched, 0u);
+}
+
 }  // namespace
 }  // namespace layerdisk

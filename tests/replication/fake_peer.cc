@@ -27,6 +27,7 @@ class LyingExchange final : public LayerExchange {
   LyingExchange(std::unique_ptr<LayerExchange> real, std::string mode)
       : real_(std::move(real)), mode_(std::move(mode)) {}
 
+  uint32_t chunk_size() const override { return real_->chunk_size(); }
   absl::StatusOr<LayerManifest> ExportLayerManifest(const std::string& name) override {
     absl::StatusOr<LayerManifest> m = real_->ExportLayerManifest(name);
     if (m.ok() && mode_ == "manifest" && !m->segments.empty() &&
