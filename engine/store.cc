@@ -178,8 +178,16 @@ std::string StoreImpl::HeadPath(uint64_t id) const {
 }
 
 absl::StatusOr<std::shared_ptr<Head>> StoreImpl::OpenHead(uint64_t id) {
+  auto live = open_heads_.find(id);
+  if (live != open_heads_.end()) {
+    if (std::shared_ptr<Head> head = live->second.lock()) return head;
+    open_heads_.erase(live);
+  }
   ASSIGN_OR_RETURN(LayerRecord rec, catalog().Layer(id));
-  return Head::Open(env_, HeadPath(id), db_.get(), heads_, id, chunk_size(), rec.size);
+  ASSIGN_OR_RETURN(std::shared_ptr<Head> head,
+                   Head::Open(env_, HeadPath(id), db_.get(), heads_, id, chunk_size(), rec.size));
+  open_heads_[id] = head;
+  return head;
 }
 
 absl::StatusOr<std::shared_ptr<const LayerView>> StoreImpl::LoadLayer(uint64_t id) {

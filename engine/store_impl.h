@@ -113,7 +113,8 @@ class StoreImpl final : public Store {
 
   // --- layer loading ---
   std::string HeadPath(uint64_t id) const;
-  absl::StatusOr<std::shared_ptr<Head>> OpenHead(uint64_t id);
+  // The head's one live object while anything holds it, else a fresh one.
+  absl::StatusOr<std::shared_ptr<Head>> OpenHead(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::shared_ptr<const LayerView>> LoadLayer(uint64_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::shared_ptr<const Stack>> BuildStack(
@@ -149,6 +150,11 @@ class StoreImpl final : public Store {
   std::map<std::string, std::weak_ptr<Volume>> open_volumes_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::weak_ptr<const LayerView>> layer_cache_
       ABSL_GUARDED_BY(mu_);
+  // A volume reopened while its previous object is still flushing in its
+  // destructor (a file closed and opened again, an NBD client reconnecting)
+  // must get that object's head, not one loaded from the map it has not
+  // finished persisting: blocks written just before would read as holes.
+  std::map<uint64_t, std::weak_ptr<Head>> open_heads_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> importing_ ABSL_GUARDED_BY(mu_);
   std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
