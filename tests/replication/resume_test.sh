@@ -8,13 +8,23 @@ source "$(dirname "$0")/lib.sh"
 make_image big.raw 48 3
 ld up layer import big big.raw >/dev/null
 serve UP up
+# Waits (up to a minute) until store $1 holds more than $2 MB on disk: the
+# pull is mid-transfer, whatever the machine's load.
+wait_for_bytes() {
+  for _ in $(seq 600); do
+    [[ $(du -sb "$1" 2>/dev/null | cut -f1) -gt $(($2 * 1000000)) ]] && return 0
+    sleep 0.1
+  done
+  fail "store $1 never grew past $2 MB"
+}
+
 total_chunks=$(ld up stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["chunks"])')
 
 ld branch init >/dev/null 2>&1 || true
 "$LAYERDISK" --store branch replicate pull big --from "127.0.0.1:$UP_PORT" --insecure \
-  --bwlimit 8M --json >killed.json 2>killed.err &
+  --bwlimit 4M --json >killed.json 2>killed.err &
 pull=$!
-sleep 2.5
+wait_for_bytes branch 6
 kill -9 "$pull"
 wait "$pull" 2>/dev/null && fail "the pull finished before it was killed"
 
@@ -44,9 +54,9 @@ fsck_clean branch
 # pull fails with a clear error, nothing is visible, and once upstream is
 # back the same command finishes, fetching only what is still missing.
 "$LAYERDISK" --store branch2 replicate pull big --from "127.0.0.1:$UP_PORT" --insecure \
-  --bwlimit 8M >cut.out 2>cut.err &
+  --bwlimit 4M >cut.out 2>cut.err &
 pull=$!
-sleep 2.5
+wait_for_bytes branch2 6
 kill -9 "$UP_PID"
 rc=0
 wait "$pull" || rc=$?
