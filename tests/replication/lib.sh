@@ -3,9 +3,7 @@
 #   serve NAME STORE        starts `layerdisk serve --grpc 127.0.0.1:0` on
 #                           STORE; sets ${NAME}_PORT and ${NAME}_PID
 #   ld STORE ARGS...        runs layerdisk on STORE
-#   expect_fail CODE ARGS   runs layerdisk, requires exit CODE and one
-#                           "layerdisk: error:" line (kept in LAST_ERROR)
-#   json FILE EXPR          EXPR over FILE's JSON (bound to `d`)
+#   fail, expect_fail, expect_message, json   from tests/expect.sh
 #   make_image FILE MIB SEED   dense seeded data: random and text blocks
 #   change_blocks SRC DST PERCENT SEED   DST = SRC with PERCENT% of its 4 KiB
 #                           blocks rewritten with random bytes; prints how
@@ -28,10 +26,8 @@ cleanup() {
 trap cleanup EXIT
 cd "$WORK"
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+# shellcheck source=tests/expect.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/../expect.sh"
 
 ld() {
   local store=$1
@@ -63,25 +59,6 @@ serve() {
 stop_server() {
   kill "$1"
   wait "$1" 2>/dev/null || true
-}
-
-expect_fail() {
-  local want=$1
-  shift
-  local rc=0
-  "$LAYERDISK" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-  [[ $rc -eq $want ]] || fail "layerdisk $* exited $rc, want $want (stderr: $(cat "$WORK/err"))"
-  [[ $(wc -l <"$WORK/err") -eq 1 ]] || fail "layerdisk $* printed more than one error line: $(cat "$WORK/err")"
-  grep -q '^layerdisk: error: ' "$WORK/err" || fail "layerdisk $*: no 'layerdisk: error:' line"
-  LAST_ERROR=$(cat "$WORK/err")
-}
-
-expect_message() {
-  [[ $LAST_ERROR == *"$1"* ]] || fail "error '$LAST_ERROR' does not mention '$1'"
-}
-
-json() {
-  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
 make_image() {
