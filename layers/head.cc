@@ -75,9 +75,7 @@ void Head::ForEachSegment(
     absl::MutexLock lock(&mu_);
     copy.insert(pages_.begin(), pages_.end());
   }
-  BlockStates all_data;
-  for (uint32_t i = 0; i < kSegmentBlocks; ++i) all_data.Set(i, BlockKind::kData);
-  for (const auto& [page, why] : damaged_) copy.emplace(page, all_data);
+  for (const auto& [page, why] : damaged_) copy.emplace(page, BlockStates::AllData());
   for (const auto& [page, states] : copy) fn(page, states);
 }
 

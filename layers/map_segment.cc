@@ -6,6 +6,12 @@
 
 namespace layerdisk {
 
+BlockStates BlockStates::AllData() {
+  BlockStates all;
+  for (uint32_t i = 0; i < kSegmentBlocks; ++i) all.Set(i, BlockKind::kData);
+  return all;
+}
+
 bool BlockStates::Empty() const {
   for (uint8_t b : bits_)
     if (b != 0) return false;

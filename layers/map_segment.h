@@ -52,6 +52,9 @@ class BlockStates {
     b = static_cast<uint8_t>((b & ~(3u << (2 * (i % 4)))) |
                              (static_cast<unsigned>(k) << (2 * (i % 4))));
   }
+  // Every block kData: what a damaged segment claims, so that reads of its
+  // blocks reach the layer and report the loss instead of showing below.
+  static BlockStates AllData();
   bool Empty() const;
   uint32_t Count(BlockKind k) const;
   std::string_view bytes() const {

@@ -65,8 +65,7 @@ absl::Status SealedLayer::ReadData(uint64_t first, absl::Span<char> out) const {
 
 void SealedLayer::ForEachSegment(
     const std::function<void(uint64_t, const BlockStates&)>& fn) const {
-  BlockStates all_data;
-  for (uint32_t i = 0; i < kSegmentBlocks; ++i) all_data.Set(i, BlockKind::kData);
+  const BlockStates all_data = BlockStates::AllData();
   auto seg = segments_.begin();
   auto bad = damaged_.begin();
   // Merge the two ordered maps so segments come in ascending order.
