@@ -63,6 +63,7 @@ std::string SnapshotPrefix(const std::string& volume) {
 std::string SnapshotKey(const std::string& volume, const std::string& name) {
   return SnapshotPrefix(volume) + name;
 }
+std::string ScheduleKey(const std::string& volume) { return "T" + volume; }
 
 std::string EncodeId(uint64_t id) {
   std::string out;
@@ -159,6 +160,7 @@ std::string EncodeSnapshot(const SnapshotRecord& r) {
   PutVarint64(&out, r.created_unix_ms);
   PutIds(&out, r.stack);
   PutVarint64(&out, r.changed_bytes);
+  out.push_back(r.scheduled ? 1 : 0);
   return Seal('S', std::move(out));
 }
 
@@ -169,6 +171,34 @@ absl::StatusOr<SnapshotRecord> DecodeSnapshot(std::string_view v) {
       !d.GetVarint64(&r.created_unix_ms) || !GetIds(&d, &r.stack) ||
       !d.GetVarint64(&r.changed_bytes))
     return Malformed("snapshot");
+  // Records written before scheduled snapshots end here; readers that
+  // predate them ignore the trailing flag.
+  std::string_view scheduled;
+  if (!d.done()) {
+    if (!d.GetBytes(1, &scheduled)) return Malformed("snapshot");
+    r.scheduled = scheduled[0] != 0;
+  }
+  return r;
+}
+
+std::string EncodeSchedule(const ScheduleRecord& r) {
+  std::string out = Begin();
+  PutLengthPrefixed(&out, r.volume);
+  PutVarint64(&out, r.every_seconds);
+  PutVarint64(&out, r.keep);
+  PutVarint64(&out, r.next_due_unix);
+  return Seal('T', std::move(out));
+}
+
+absl::StatusOr<ScheduleRecord> DecodeSchedule(std::string_view v) {
+  ASSIGN_OR_RETURN(Decoder d, Open('T', v, "schedule"));
+  ScheduleRecord r;
+  uint64_t keep;
+  if (!d.GetLengthPrefixed(&r.volume) || !d.GetVarint64(&r.every_seconds) ||
+      !d.GetVarint64(&keep) || keep == 0 || keep > UINT32_MAX ||
+      !d.GetVarint64(&r.next_due_unix) || r.every_seconds == 0)
+    return Malformed("schedule");
+  r.keep = static_cast<uint32_t>(keep);
   return r;
 }
 
@@ -203,6 +233,11 @@ absl::StatusOr<SnapshotRecord> CatalogReader::Snapshot(
     const std::string& volume, const std::string& name) {
   ASSIGN_OR_RETURN(std::string v, Get(SnapshotKey(volume, name)));
   return DecodeSnapshot(v);
+}
+
+absl::StatusOr<ScheduleRecord> CatalogReader::Schedule(const std::string& volume) {
+  ASSIGN_OR_RETURN(std::string v, Get(ScheduleKey(volume)));
+  return DecodeSchedule(v);
 }
 
 absl::StatusOr<uint64_t> CatalogReader::NextId() {
@@ -251,6 +286,10 @@ absl::StatusOr<std::vector<SnapshotRecord>> CatalogReader::Snapshots(
     const std::optional<std::string>& volume) {
   return Scan<SnapshotRecord>(db_, volume ? SnapshotPrefix(*volume) : "S",
                               DecodeSnapshot, &damaged_);
+}
+
+absl::StatusOr<std::vector<ScheduleRecord>> CatalogReader::AllSchedules() {
+  return Scan<ScheduleRecord>(db_, "T", DecodeSchedule, &damaged_);
 }
 
 }  // namespace layerdisk

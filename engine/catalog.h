@@ -8,6 +8,7 @@
 //   "l" + layer name            layer id (8, big-endian)
 //   "V" + volume name           VolumeRecord
 //   "S" + volume + "\0" + name  SnapshotRecord
+//   "T" + volume name           ScheduleRecord (timed snapshots)
 //
 // Every value ends with an XXH3-64 of the rest, seeded with kCatalogSeed
 // plus the key's first byte, so a damaged record is DataLoss, never a guess.
@@ -75,6 +76,16 @@ struct SnapshotRecord {
   uint64_t created_unix_ms = 0;
   std::vector<uint64_t> stack;  // the volume's layers at the snapshot
   uint64_t changed_bytes = 0;
+  // Optional trailing field (absent in records written before it):
+  bool scheduled = false;  // taken by a schedule; its retention may delete it
+};
+
+// A volume's snapshot schedule (engine/snapshot_scheduler.h).
+struct ScheduleRecord {
+  std::string volume;
+  uint64_t every_seconds = 0;
+  uint32_t keep = 0;           // scheduled snapshots kept; older ones are deleted
+  uint64_t next_due_unix = 0;  // when the next scheduled snapshot is due
 };
 
 std::string LayerKey(uint64_t id);
@@ -82,6 +93,7 @@ std::string LayerNameKey(const std::string& name);
 std::string VolumeKey(const std::string& name);
 std::string SnapshotKey(const std::string& volume, const std::string& name);
 std::string SnapshotPrefix(const std::string& volume);
+std::string ScheduleKey(const std::string& volume);
 inline constexpr char kFormatKey[] = "F";
 inline constexpr char kNextIdKey[] = "N";
 
@@ -89,11 +101,13 @@ std::string EncodeFormat(const FormatRecord& r);
 std::string EncodeLayer(const LayerRecord& r);
 std::string EncodeVolume(const VolumeRecord& r);
 std::string EncodeSnapshot(const SnapshotRecord& r);
+std::string EncodeSchedule(const ScheduleRecord& r);
 std::string EncodeId(uint64_t id);
 absl::StatusOr<FormatRecord> DecodeFormat(std::string_view v);
 absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v);
 absl::StatusOr<VolumeRecord> DecodeVolume(std::string_view v);
 absl::StatusOr<SnapshotRecord> DecodeSnapshot(std::string_view v);
+absl::StatusOr<ScheduleRecord> DecodeSchedule(std::string_view v);
 absl::StatusOr<uint64_t> DecodeId(std::string_view v);
 
 // Typed reads of the catalog. NotFound when the key is absent.
@@ -106,6 +120,7 @@ class CatalogReader {
   absl::StatusOr<VolumeRecord> Volume(const std::string& name);
   absl::StatusOr<SnapshotRecord> Snapshot(const std::string& volume,
                                           const std::string& name);
+  absl::StatusOr<ScheduleRecord> Schedule(const std::string& volume);
   absl::StatusOr<uint64_t> NextId();
   // Whole-table scans, in key order. Damaged records are skipped and
   // described in damaged().
@@ -114,6 +129,7 @@ class CatalogReader {
   // All snapshots, or those of one volume when `volume` is set.
   absl::StatusOr<std::vector<SnapshotRecord>> Snapshots(
       const std::optional<std::string>& volume);
+  absl::StatusOr<std::vector<ScheduleRecord>> AllSchedules();
   const std::vector<std::string>& damaged() const { return damaged_; }
 
  private:

@@ -1,6 +1,8 @@
 // fsck: checks that every record decodes, every reference resolves, every
 // chunk holds the bytes its name promises, and every reference count equals
 // the number of map entries naming the chunk. Reports; repairs nothing.
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
@@ -21,6 +23,7 @@ absl::StatusOr<FsckReport> StoreImpl::Fsck(const ProgressFn& progress) {
   ASSIGN_OR_RETURN(std::vector<LayerRecord> layers, reader.AllLayers());
   ASSIGN_OR_RETURN(std::vector<VolumeRecord> volumes, reader.AllVolumes());
   ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, reader.Snapshots(std::nullopt));
+  ASSIGN_OR_RETURN(std::vector<ScheduleRecord> schedules, reader.AllSchedules());
   for (const std::string& d : reader.damaged()) problem(d);
   std::map<uint64_t, const LayerRecord*> by_id;
   for (const LayerRecord& l : layers) by_id[l.id] = &l;
@@ -39,6 +42,11 @@ absl::StatusOr<FsckReport> StoreImpl::Fsck(const ProgressFn& progress) {
   }
   for (const SnapshotRecord& s : snaps)
     check_stack("snapshot '" + s.volume + "@" + s.name + "'", s.stack);
+  for (const ScheduleRecord& s : schedules)
+    if (std::none_of(volumes.begin(), volumes.end(),
+                     [&](const VolumeRecord& v) { return v.name == s.volume; }))
+      problem(absl::StrFormat("snapshot schedule of volume '%s', which does not exist",
+                              s.volume));
   for (const LayerRecord& l : layers) {
     if (l.name.empty() || l.state != LayerState::kLive) continue;
     absl::StatusOr<uint64_t> id = reader.LayerIdByName(l.name);

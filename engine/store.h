@@ -35,6 +35,9 @@ struct StoreOptions {
   // they are sealed only by WaitForBackgroundWork(), which tests use to make
   // sealing happen at a chosen moment.
   bool background_sealing = true;
+  // The shortest interval SetSnapshotSchedule accepts. Lower only for tests
+  // and demos (`layerdisk serve --min-schedule-interval`).
+  uint64_t min_schedule_interval_seconds = 60;
 };
 
 // Progress of a long operation: bytes done of total.
@@ -67,7 +70,23 @@ struct SnapshotInfo {
   std::string name;
   uint64_t created_unix_ms = 0;
   uint64_t changed_bytes = 0;  // data written between previous one and this
+  bool scheduled = false;      // taken by a schedule, whose retention may delete it
 };
+
+// Snapshots of one volume taken every `every_seconds` (by the scheduler in
+// `layerdisk serve`, engine/snapshot_scheduler.h), keeping the newest `keep`
+// of them; snapshots taken by hand are never deleted by it.
+struct SnapshotSchedule {
+  std::string volume;
+  uint64_t every_seconds = 0;
+  uint32_t keep = 0;
+  uint64_t next_due_unix = 0;  // when the next one is due (seconds since the epoch)
+};
+// The most scheduled snapshots one schedule keeps: each holds a layer of the
+// volume's stack, which holds at most 255.
+inline constexpr uint32_t kMaxScheduleKeep = 200;
+// The longest interval between scheduled snapshots: a year.
+inline constexpr uint64_t kMaxScheduleIntervalSeconds = 366ull * 24 * 3600;
 
 // How an image becomes a layer.
 struct ImportOptions {
@@ -197,6 +216,24 @@ class Store {
                                       const std::string& name) = 0;
   virtual absl::StatusOr<std::shared_ptr<BlockDevice>> OpenSnapshot(
       const std::string& volume, const std::string& name) = 0;
+
+  // --- Snapshot schedules -------------------------------------------------
+  // Creates or replaces the schedule of `schedule.volume`, which must exist;
+  // the caller sets when the first snapshot is due. Deleting the volume
+  // deletes its schedule.
+  virtual absl::StatusOr<SnapshotSchedule> SetSnapshotSchedule(
+      const SnapshotSchedule& schedule) = 0;
+  // NotFound when the volume has no schedule.
+  virtual absl::Status RemoveSnapshotSchedule(const std::string& volume) = 0;
+  // Every schedule, by volume name.
+  virtual absl::StatusOr<std::vector<SnapshotSchedule>> ListSnapshotSchedules() = 0;
+  // A snapshot taken by the volume's schedule, marked as scheduled. In the
+  // same commit the schedule's next due time moves from `due_unix` to
+  // `next_due_unix`, unless the schedule was changed or removed since it
+  // was due, which is then left as it is.
+  virtual absl::StatusOr<SnapshotInfo> CreateScheduledSnapshot(
+      const std::string& volume, const std::string& name, uint64_t due_unix,
+      uint64_t next_due_unix) = 0;
 
   // --- Maintenance --------------------------------------------------------
   virtual absl::StatusOr<StoreStats> Stats() = 0;

@@ -69,6 +69,14 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::shared_ptr<BlockDevice>> OpenSnapshot(
       const std::string& volume, const std::string& name) override;
 
+  absl::StatusOr<SnapshotSchedule> SetSnapshotSchedule(
+      const SnapshotSchedule& schedule) override;
+  absl::Status RemoveSnapshotSchedule(const std::string& volume) override;
+  absl::StatusOr<std::vector<SnapshotSchedule>> ListSnapshotSchedules() override;
+  absl::StatusOr<SnapshotInfo> CreateScheduledSnapshot(
+      const std::string& volume, const std::string& name, uint64_t due_unix,
+      uint64_t next_due_unix) override;
+
   absl::StatusOr<StoreStats> Stats() override;
   absl::StatusOr<GcResult> Gc() override;
   absl::StatusOr<FsckReport> Fsck(const ProgressFn& progress) override;
@@ -109,6 +117,12 @@ class StoreImpl final : public Store {
   // Marks every unnamed layer that no volume or snapshot uses for deletion.
   absl::Status DropUnreferencedLayers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<VolumeInfo> DescribeVolume(const VolumeRecord& rec);
+  // Snapshot `name` of `volume` (marked `scheduled` if so), committing
+  // `extra` in the same batch.
+  absl::StatusOr<SnapshotInfo> TakeSnapshot(
+      const std::string& volume, const std::string& name, bool scheduled,
+      const std::function<void(rocksdb::WriteBatch*)>& extra)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   LayerInfo DescribeLayer(const LayerRecord& rec);
 
   // --- layer loading ---

@@ -156,6 +156,7 @@ absl::Status StoreImpl::DeleteVolume(const std::string& name, bool force) {
   ASSIGN_OR_RETURN(auto snaps, catalog().Snapshots(name));
   rocksdb::WriteBatch batch;
   for (const SnapshotRecord& s : snaps) batch.Delete(SnapshotKey(name, s.name));
+  batch.Delete(ScheduleKey(name));  // a no-op for a volume without one
   batch.Delete(VolumeKey(name));
   RETURN_IF_ERROR(Commit(&batch));
   // The head and any layers only this volume used go with the next task.
@@ -257,6 +258,12 @@ absl::StatusOr<std::shared_ptr<BlockDevice>> StoreImpl::OpenVolume(
 absl::StatusOr<SnapshotInfo> StoreImpl::CreateSnapshot(const std::string& volume,
                                                        const std::string& name) {
   absl::MutexLock lock(&mu_);
+  return TakeSnapshot(volume, name, /*scheduled=*/false, nullptr);
+}
+
+absl::StatusOr<SnapshotInfo> StoreImpl::TakeSnapshot(
+    const std::string& volume, const std::string& name, bool scheduled,
+    const std::function<void(rocksdb::WriteBatch*)>& extra) {
   ASSIGN_OR_RETURN(VolumeRecord rec, FindVolume(volume));
   RETURN_IF_ERROR(ValidateName("snapshot", name));
   if (catalog().Snapshot(volume, name).ok())
@@ -266,13 +273,16 @@ absl::StatusOr<SnapshotInfo> StoreImpl::CreateSnapshot(const std::string& volume
   snap.volume = volume;
   snap.name = name;
   snap.created_unix_ms = NowUnixMs();
+  snap.scheduled = scheduled;
   RETURN_IF_ERROR(FreezeHead(&rec, [&](rocksdb::WriteBatch* batch, uint64_t changed) {
     snap.stack = rec.stack;
     snap.stack.push_back(rec.head);  // rec is still the pre-freeze record here
     snap.changed_bytes = changed;
     batch->Put(SnapshotKey(volume, name), EncodeSnapshot(snap));
+    if (extra) extra(batch);
   }));
-  return SnapshotInfo{volume, name, snap.created_unix_ms, snap.changed_bytes};
+  return SnapshotInfo{volume, name, snap.created_unix_ms, snap.changed_bytes,
+                      snap.scheduled};
 }
 
 absl::StatusOr<std::vector<SnapshotInfo>> StoreImpl::ListSnapshots(
@@ -282,7 +292,7 @@ absl::StatusOr<std::vector<SnapshotInfo>> StoreImpl::ListSnapshots(
   ASSIGN_OR_RETURN(auto snaps, catalog().Snapshots(volume));
   std::vector<SnapshotInfo> out;
   for (const SnapshotRecord& s : snaps)
-    out.push_back({s.volume, s.name, s.created_unix_ms, s.changed_bytes});
+    out.push_back({s.volume, s.name, s.created_unix_ms, s.changed_bytes, s.scheduled});
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.created_unix_ms < b.created_unix_ms;
   });

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "common/interval_parse.h"
 #include "common/size_parse.h"
 
 namespace layerdisk {
@@ -83,7 +84,16 @@ nlohmann::json ToJson(const SnapshotInfo& snapshot) {
   return {{"volume", snapshot.volume},
           {"name", snapshot.name},
           {"created_unix_ms", snapshot.created_unix_ms},
-          {"changed_bytes", snapshot.changed_bytes}};
+          {"changed_bytes", snapshot.changed_bytes},
+          {"scheduled", snapshot.scheduled}};
+}
+
+nlohmann::json ToJson(const SnapshotSchedule& schedule) {
+  return {{"volume", schedule.volume},
+          {"every_seconds", schedule.every_seconds},
+          {"every", FormatInterval(schedule.every_seconds)},
+          {"keep", schedule.keep},
+          {"next_due_unix", schedule.next_due_unix}};
 }
 
 nlohmann::json ToJson(const SpaceStats& space) {

@@ -1,7 +1,8 @@
 // `layerdisk serve`: owns the store and serves it: every volume, snapshot
 // and layer over NBD and/or as files on a FUSE mount, and the control API
-// (every management command) on a unix socket in the store directory. Stops
-// cleanly on SIGINT/SIGTERM, flushing every volume and unmounting.
+// (every management command) on a unix socket in the store directory; takes
+// scheduled snapshots. Stops cleanly on SIGINT/SIGTERM, flushing every
+// volume and unmounting.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,7 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/interval_parse.h"
 #include "common/status_macros.h"
+#include "engine/snapshot_scheduler.h"
 #include "fuse-frontend/fuse_mount.h"
 #include "nbd-frontend/nbd_server.h"
 #include "nbd-frontend/tls.h"
@@ -39,6 +42,7 @@ struct ServeFlags {
   PeerSecurity grpc_security;
   bool grpc_accept_push = false;
   std::string grpc_allow;  // access list file; empty: every peer reads every layer
+  std::string min_schedule_interval = "1m";
 };
 
 // Null when TLS is off; every inconsistent combination is one clear error.
@@ -83,7 +87,15 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   ::signal(SIGPIPE, SIG_IGN);
 
   StoreOptions options;
+  ASSIGN_OR_RETURN(options.min_schedule_interval_seconds,
+                   ParseInterval(flags.min_schedule_interval));
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(ctx.store_dir, options));
+  // Scheduled snapshots; started once the server is up, stopped before the
+  // store closes.
+  std::unique_ptr<SchedulerClock> clock = NewRealSchedulerClock();
+  SnapshotScheduler scheduler(store.get(), clock.get(), [](const std::string& line) {
+    std::fprintf(stderr, "layerdisk: %s\n", line.c_str());
+  });
 
   // A forced delete or rollback disconnects the volume's NBD clients first.
   // The NBD server starts after the control socket, so the hook finds it
@@ -94,7 +106,8 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
         if (NbdServer* server = nbd_server.load())
           server->DisconnectClients(match, "disconnected: the volume was deleted or "
                                            "rolled back with --force");
-      });
+      },
+      [&scheduler] { scheduler.SchedulesChanged(); });
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + control, grpc::InsecureServerCredentials());
   builder.RegisterService(&control_service);
@@ -177,10 +190,12 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
     std::printf("  grpc     %s:%d\n", flags.grpc.substr(0, flags.grpc.rfind(':')).c_str(),
                 grpc_port);
   std::fflush(stdout);
+  scheduler.Start();
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "layerdisk: %s received, stopping\n", strsignal(signal_number));
+  scheduler.Stop();  // a snapshot under way completes first
   if (fuse) fuse->Stop();  // flushes what was written through files, unmounts
   if (nbd) nbd->Stop();    // flushes every device that was written
   nbd_server.store(nullptr);
@@ -256,6 +271,10 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
   serve->add_option("--grpc-tls-ca", flags->grpc_security.ca_file,
                     "CA bundle (PEM); replication peers must present a certificate it signed")
       ->check(CLI::ExistingFile);
+  serve->add_option("--min-schedule-interval", flags->min_schedule_interval,
+                    "The shortest `snapshot schedule --every` accepted while this server "
+                    "runs (shorter than 1m: for tests and demos)")
+      ->capture_default_str();
   ctx.Bind(serve, [&ctx, flags] { return Serve(ctx, *flags); });
 }
 

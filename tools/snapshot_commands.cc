@@ -1,4 +1,5 @@
-// `layerdisk snapshot ...`: create, list, rollback, delete.
+// `layerdisk snapshot ...`: create, list, rollback, delete (schedules are in
+// snapshot_schedule_commands.cc).
 #include <chrono>
 #include <memory>
 
@@ -39,11 +40,11 @@ absl::Status List(CliContext& ctx, const std::string& volume) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
   ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snaps, store->ListSnapshots(volume));
   nlohmann::json doc = nlohmann::json::array();
-  std::vector<std::vector<std::string>> rows = {{"TIME", "NAME", "CHANGED"}};
+  std::vector<std::vector<std::string>> rows = {{"TIME", "NAME", "CHANGED", "SCHEDULED"}};
   for (const SnapshotInfo& s : snaps) {
     doc.push_back(ToJson(s));
     rows.push_back({FormatUnixMs(s.created_unix_ms), s.name,
-                    "+" + FormatSize(s.changed_bytes)});
+                    "+" + FormatSize(s.changed_bytes), s.scheduled ? "yes" : "no"});
   }
   Emit(ctx.json, {{"volume", volume}, {"snapshots", doc}},
        snaps.empty() ? absl::StrFormat("volume %s has no snapshots", volume)
@@ -101,6 +102,8 @@ void RegisterSnapshotCommands(CLI::App& app, CliContext& ctx) {
   cmd->add_option("VOLUME", *volume, "Volume name")->required();
   cmd->add_option("NAME", *name, "Snapshot name")->required();
   ctx.Bind(cmd, [&ctx, volume, name] { return Delete(ctx, *volume, *name); });
+
+  RegisterSnapshotScheduleCommands(group, ctx);
 }
 
 }  // namespace layerdisk

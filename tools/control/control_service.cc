@@ -208,6 +208,38 @@ grpc::Status ControlService::DeleteSnapshot(grpc::ServerContext*, const v1::Snap
   return ToGrpc(store_->DeleteSnapshot(in->volume(), in->name()));
 }
 
+grpc::Status ControlService::SetSnapshotSchedule(grpc::ServerContext*,
+                                                 const v1::SnapshotSchedule* in,
+                                                 v1::SnapshotSchedule* out) {
+  absl::StatusOr<SnapshotSchedule> set = store_->SetSnapshotSchedule(FromProto(*in));
+  if (set.ok() && schedules_changed_) schedules_changed_();
+  return Reply<SnapshotSchedule>(set, [&](const auto& s) { ToProto(s, out); });
+}
+
+grpc::Status ControlService::RemoveSnapshotSchedule(grpc::ServerContext*,
+                                                    const v1::NameRequest* in, v1::Empty*) {
+  absl::Status removed = store_->RemoveSnapshotSchedule(in->name());
+  if (removed.ok() && schedules_changed_) schedules_changed_();
+  return ToGrpc(removed);
+}
+
+grpc::Status ControlService::ListSnapshotSchedules(grpc::ServerContext*, const v1::Empty*,
+                                                   v1::ScheduleList* out) {
+  return Reply<std::vector<SnapshotSchedule>>(store_->ListSnapshotSchedules(),
+                                              [&](const auto& v) {
+    for (const auto& s : v) ToProto(s, out->add_schedules());
+  });
+}
+
+grpc::Status ControlService::CreateScheduledSnapshot(grpc::ServerContext*,
+                                                     const v1::ScheduledSnapshotRequest* in,
+                                                     v1::SnapshotInfo* out) {
+  return Reply<SnapshotInfo>(
+      store_->CreateScheduledSnapshot(in->volume(), in->name(), in->due_unix(),
+                                      in->next_due_unix()),
+      [&](const auto& s) { ToProto(s, out); });
+}
+
 grpc::Status ControlService::Stats(grpc::ServerContext*, const v1::Empty*, v1::StoreStats* out) {
   return Reply<StoreStats>(store_->Stats(), [&](const auto& s) { ToProto(s, out); });
 }

@@ -31,8 +31,13 @@ class ControlService final : public v1::Control::Service {
   // `store` must outlive the service. `disconnect`, if set, is called
   // before a forced delete or rollback so that connected clients are
   // disconnected first rather than left failing every request.
-  explicit ControlService(Store* store, DisconnectClientsFn disconnect = nullptr)
-      : store_(store), disconnect_(std::move(disconnect)) {}
+  // `schedules_changed`, if set, is called after a snapshot schedule was set
+  // or removed (to wake the snapshot scheduler).
+  explicit ControlService(Store* store, DisconnectClientsFn disconnect = nullptr,
+                          std::function<void()> schedules_changed = nullptr)
+      : store_(store),
+        disconnect_(std::move(disconnect)),
+        schedules_changed_(std::move(schedules_changed)) {}
 
   grpc::Status ImportLayer(grpc::ServerContext*, grpc::ServerReader<v1::ImportChunk>* reader,
                            v1::ImportResult* out) override;
@@ -52,6 +57,15 @@ class ControlService final : public v1::Control::Service {
                              v1::SnapshotList* out) override;
   grpc::Status RollbackSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in, v1::Empty*) override;
   grpc::Status DeleteSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in, v1::Empty*) override;
+  grpc::Status SetSnapshotSchedule(grpc::ServerContext*, const v1::SnapshotSchedule* in,
+                                   v1::SnapshotSchedule* out) override;
+  grpc::Status RemoveSnapshotSchedule(grpc::ServerContext*, const v1::NameRequest* in,
+                                      v1::Empty*) override;
+  grpc::Status ListSnapshotSchedules(grpc::ServerContext*, const v1::Empty*,
+                                     v1::ScheduleList* out) override;
+  grpc::Status CreateScheduledSnapshot(grpc::ServerContext*,
+                                       const v1::ScheduledSnapshotRequest* in,
+                                       v1::SnapshotInfo* out) override;
   grpc::Status Stats(grpc::ServerContext*, const v1::Empty*, v1::StoreStats* out) override;
   grpc::Status Gc(grpc::ServerContext*, const v1::Empty*, v1::GcResult* out) override;
   grpc::Status Fsck(grpc::ServerContext*, const v1::Empty*, v1::FsckReport* out) override;
@@ -78,6 +92,7 @@ class ControlService final : public v1::Control::Service {
 
   Store* const store_;
   const DisconnectClientsFn disconnect_;
+  const std::function<void()> schedules_changed_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<BlockDevice>> devices_ ABSL_GUARDED_BY(mu_);
 };

@@ -47,10 +47,12 @@ void ToProto(const SnapshotInfo& in, v1::SnapshotInfo* out) {
   out->set_name(in.name);
   out->set_created_unix_ms(in.created_unix_ms);
   out->set_changed_bytes(in.changed_bytes);
+  out->set_scheduled(in.scheduled);
 }
 
 SnapshotInfo FromProto(const v1::SnapshotInfo& in) {
-  return SnapshotInfo{in.volume(), in.name(), in.created_unix_ms(), in.changed_bytes()};
+  return SnapshotInfo{in.volume(), in.name(), in.created_unix_ms(), in.changed_bytes(),
+                      in.scheduled()};
 }
 
 void ToProto(const SpaceStats& in, v1::SpaceStats* out) {
@@ -120,6 +122,17 @@ FsckReport FromProto(const v1::FsckReport& in) {
   r.chunks_checked = in.chunks_checked();
   r.problems.assign(in.problems().begin(), in.problems().end());
   return r;
+}
+
+void ToProto(const SnapshotSchedule& in, v1::SnapshotSchedule* out) {
+  out->set_volume(in.volume);
+  out->set_every_seconds(in.every_seconds);
+  out->set_keep(in.keep);
+  out->set_next_due_unix(in.next_due_unix);
+}
+
+SnapshotSchedule FromProto(const v1::SnapshotSchedule& in) {
+  return SnapshotSchedule{in.volume(), in.every_seconds(), in.keep(), in.next_due_unix()};
 }
 
 }  // namespace layerdisk

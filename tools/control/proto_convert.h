@@ -15,6 +15,7 @@ void ToProto(const StoreStats& in, v1::StoreStats* out);
 void ToProto(const ImportResult& in, v1::ImportResult* out);
 void ToProto(const GcResult& in, v1::GcResult* out);
 void ToProto(const FsckReport& in, v1::FsckReport* out);
+void ToProto(const SnapshotSchedule& in, v1::SnapshotSchedule* out);
 
 LayerInfo FromProto(const v1::LayerInfo& in);
 VolumeInfo FromProto(const v1::VolumeInfo& in);
@@ -24,6 +25,7 @@ StoreStats FromProto(const v1::StoreStats& in);
 ImportResult FromProto(const v1::ImportResult& in);
 GcResult FromProto(const v1::GcResult& in);
 FsckReport FromProto(const v1::FsckReport& in);
+SnapshotSchedule FromProto(const v1::SnapshotSchedule& in);
 
 }  // namespace layerdisk
 

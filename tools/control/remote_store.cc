@@ -277,6 +277,39 @@ class RemoteStore final : public Store {
     return OpenDevice(volume + "@" + name);
   }
 
+  absl::StatusOr<SnapshotSchedule> SetSnapshotSchedule(
+      const SnapshotSchedule& schedule) override {
+    v1::SnapshotSchedule req;
+    ToProto(schedule, &req);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::SnapshotSchedule, v1::SnapshotSchedule>(
+                                   stub_.get(), &Stub::SetSnapshotSchedule, req)));
+    return FromProto(rep);
+  }
+  absl::Status RemoveSnapshotSchedule(const std::string& volume) override {
+    return Call<v1::NameRequest, v1::Empty>(stub_.get(), &Stub::RemoveSnapshotSchedule,
+                                           NameReq(volume)).status();
+  }
+  absl::StatusOr<std::vector<SnapshotSchedule>> ListSnapshotSchedules() override {
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::Empty, v1::ScheduleList>(
+                                   stub_.get(), &Stub::ListSnapshotSchedules, v1::Empty())));
+    std::vector<SnapshotSchedule> out;
+    for (const auto& s : rep.schedules()) out.push_back(FromProto(s));
+    return out;
+  }
+  absl::StatusOr<SnapshotInfo> CreateScheduledSnapshot(const std::string& volume,
+                                                       const std::string& name,
+                                                       uint64_t due_unix,
+                                                       uint64_t next_due_unix) override {
+    v1::ScheduledSnapshotRequest req;
+    req.set_volume(volume);
+    req.set_name(name);
+    req.set_due_unix(due_unix);
+    req.set_next_due_unix(next_due_unix);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::ScheduledSnapshotRequest, v1::SnapshotInfo>(
+                                   stub_.get(), &Stub::CreateScheduledSnapshot, req)));
+    return FromProto(rep);
+  }
+
   absl::StatusOr<StoreStats> Stats() override {
     ASSIGN_OR_RETURN(auto rep, (Call<v1::Empty, v1::StoreStats>(stub_.get(), &Stub::Stats, v1::Empty())));
     return FromProto(rep);
