@@ -24,6 +24,7 @@
 #include "replication/replication_service.h"
 #include "tools/cli_context.h"
 #include "tools/control/control_service.h"
+#include "tools/control/remote_store.h"
 #include "tools/control/store_connect.h"
 #include "tools/serve_exports.h"
 
@@ -90,24 +91,22 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   ASSIGN_OR_RETURN(options.min_schedule_interval_seconds,
                    ParseInterval(flags.min_schedule_interval));
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(ctx.store_dir, options));
-  // Scheduled snapshots; started once the server is up, stopped before the
-  // store closes.
-  std::unique_ptr<SchedulerClock> clock = NewRealSchedulerClock();
-  SnapshotScheduler scheduler(store.get(), clock.get(), [](const std::string& line) {
-    std::fprintf(stderr, "layerdisk: %s\n", line.c_str());
-  });
 
   // A forced delete or rollback disconnects the volume's NBD clients first.
   // The NBD server starts after the control socket, so the hook finds it
   // through an atomic that stays null until then.
   std::atomic<NbdServer*> nbd_server{nullptr};
+  // Likewise the snapshot scheduler, woken when a schedule changes.
+  std::atomic<SnapshotScheduler*> scheduler{nullptr};
   ControlService control_service(
       store.get(), [&nbd_server](const std::function<bool(std::string_view)>& match) {
         if (NbdServer* server = nbd_server.load())
           server->DisconnectClients(match, "disconnected: the volume was deleted or "
                                            "rolled back with --force");
       },
-      [&scheduler] { scheduler.SchedulesChanged(); });
+      [&scheduler] {
+        if (SnapshotScheduler* s = scheduler.load()) s->SchedulesChanged();
+      });
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + control, grpc::InsecureServerCredentials());
   builder.RegisterService(&control_service);
@@ -142,6 +141,21 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
     ::unlink(control.c_str());
     return absl::UnavailableError("cannot listen for replication on " + flags.grpc);
   }
+  // The scheduler is a client of the control API like any command, so a
+  // snapshot its retention deletes is forgotten by the control service's
+  // open devices exactly as a `snapshot delete` would be.
+  absl::StatusOr<std::unique_ptr<Store>> scheduler_store =
+      ConnectRemoteStore(ctx.store_dir, control, /*timeout_ms=*/10000);
+  if (!scheduler_store.ok()) {
+    grpc_server->Shutdown();
+    ::unlink(control.c_str());
+    return scheduler_store.status();
+  }
+  std::unique_ptr<SchedulerClock> clock = NewRealSchedulerClock();
+  SnapshotScheduler snapshot_scheduler(
+      scheduler_store->get(), clock.get(),
+      [](const std::string& line) { std::fprintf(stderr, "layerdisk: %s\n", line.c_str()); });
+  scheduler.store(&snapshot_scheduler);
 
   StoreExports exports(store.get());
   NbdServerOptions nbd_options;
@@ -190,12 +204,13 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
     std::printf("  grpc     %s:%d\n", flags.grpc.substr(0, flags.grpc.rfind(':')).c_str(),
                 grpc_port);
   std::fflush(stdout);
-  scheduler.Start();
+  snapshot_scheduler.Start();
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "layerdisk: %s received, stopping\n", strsignal(signal_number));
-  scheduler.Stop();  // a snapshot under way completes first
+  snapshot_scheduler.Stop();  // a snapshot under way completes first
+  scheduler.store(nullptr);
   if (fuse) fuse->Stop();  // flushes what was written through files, unmounts
   if (nbd) nbd->Stop();    // flushes every device that was written
   nbd_server.store(nullptr);
