@@ -163,7 +163,9 @@ TEST_F(SnapshotScheduleTest, RetentionKeepsTheNewestScheduledAndEveryManualOne) 
   EXPECT_EQ(Snapshots(), std::vector<std::string>{"manual-before"}) << "nothing was due yet";
   for (int hour = 1; hour <= 5; ++hour) {
     Stamp(absl::StrCat("hour ", hour));
-    if (hour == 3) ASSERT_TRUE(store_->CreateSnapshot("desk", "manual-between").ok());
+    if (hour == 3) {
+      ASSERT_TRUE(store_->CreateSnapshot("desk", "manual-between").ok());
+    }
     clock_.Advance(absl::Hours(1));
     clock_.WaitUntilIdle();
   }
