@@ -3,7 +3,10 @@
 // advances the clock, then waits until the scheduler thread is asleep again
 // with nothing due.
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -188,6 +191,72 @@ TEST_F(SnapshotScheduleTest, RetentionKeepsTheNewestScheduledAndEveryManualOne) 
   ASSERT_TRUE(schedules.ok());
   ASSERT_EQ(schedules->size(), 1u);
   EXPECT_EQ((*schedules)[0].next_due_unix, StartUnix() + 6 * kHour);
+}
+
+// Scheduled snapshots of a volume that a writer keeps writing are each the
+// volume after some whole number of its writes: nothing torn, nothing
+// lost, later snapshots later in the stream.
+TEST_F(SnapshotScheduleTest, SnapshotsOfAVolumeBeingWrittenAreConsistent) {
+  constexpr uint64_t kBlocks = 64, kBlock = 4096;
+  constexpr int kHours = 8;
+  // Write i fills block i % kBlocks with the number i + 1.
+  auto fill = [](uint64_t write, char* out) {
+    for (uint64_t o = 0; o < kBlock; o += 8) std::memcpy(out + o, &write, 8);
+  };
+  auto dev = store_->OpenVolume("desk");
+  ASSERT_TRUE(dev.ok()) << dev.status();
+  std::atomic<uint64_t> writes{0};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    std::string block(kBlock, '\0');
+    for (uint64_t i = 0; !stop.load(); ++i) {
+      fill(i + 1, block.data());
+      absl::Status st = (*dev)->Write((i % kBlocks) * kBlock, block, /*fua=*/false);
+      if (!st.ok()) {
+        ADD_FAILURE() << "write " << i << ": " << st;
+        stop.store(true);
+        return;
+      }
+      writes.store(i + 1);
+    }
+  });
+  ASSERT_TRUE(store_->SetSnapshotSchedule(Schedule(kHour, kHours)).ok());
+  auto scheduler = NewScheduler();
+  scheduler->Start();
+  for (int hour = 1; hour <= kHours; ++hour) {
+    const uint64_t before = writes.load();
+    while (writes.load() < before + 100 && !stop.load()) std::this_thread::yield();
+    clock_.Advance(absl::Hours(1));
+    clock_.WaitUntilIdle();
+  }
+  stop.store(true);
+  writer.join();
+  scheduler->Stop();
+
+  auto snaps = store_->ListSnapshots("desk");
+  ASSERT_TRUE(snaps.ok());
+  ASSERT_EQ(snaps->size(), static_cast<size_t>(kHours));
+  uint64_t previous = 0;
+  for (const SnapshotInfo& snap : *snaps) {
+    auto view = store_->OpenSnapshot("desk", snap.name);
+    ASSERT_TRUE(view.ok()) << view.status();
+    std::string image(kBlocks * kBlock, '\0');
+    ASSERT_TRUE((*view)->Read(0, absl::MakeSpan(image)).ok());
+    // The number of writes it holds: the highest number in any block.
+    uint64_t taken = 0;
+    for (uint64_t b = 0; b < kBlocks; ++b) {
+      uint64_t n;
+      std::memcpy(&n, image.data() + b * kBlock, 8);
+      taken = std::max(taken, n);
+    }
+    std::string want(kBlocks * kBlock, '\0');
+    for (uint64_t i = taken > kBlocks ? taken - kBlocks : 0; i < taken; ++i)
+      fill(i + 1, want.data() + (i % kBlocks) * kBlock);
+    EXPECT_TRUE(image == want) << snap.name << " is not the volume after " << taken
+                               << " writes";
+    EXPECT_GT(taken, previous) << snap.name;
+    previous = taken;
+  }
 }
 
 // A scheduler that did not run (the server was down) for many periods takes
