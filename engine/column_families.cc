@@ -12,10 +12,12 @@ namespace {
 // chunk is stored, and for new data the answer is no. Bloom filters answer
 // most of those from memory instead of a search of every memtable and SST
 // level. Tables written without filters (older stores) still read.
-void AddPointLookupFilters(rocksdb::ColumnFamilyOptions* options) {
+void AddPointLookupFilters(const std::shared_ptr<rocksdb::Cache>& block_cache,
+                           rocksdb::ColumnFamilyOptions* options) {
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
+  if (block_cache) table.block_cache = block_cache;
   options->table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   options->memtable_whole_key_filtering = true;
   options->memtable_prefix_bloom_size_ratio = 0.05;
@@ -23,7 +25,8 @@ void AddPointLookupFilters(rocksdb::ColumnFamilyOptions* options) {
 
 }  // namespace
 
-std::vector<rocksdb::ColumnFamilyDescriptor> StoreColumnFamilies() {
+std::vector<rocksdb::ColumnFamilyDescriptor> StoreColumnFamilies(
+    const std::shared_ptr<rocksdb::Cache>& block_cache) {
   rocksdb::ColumnFamilyOptions catalog;
   rocksdb::ColumnFamilyOptions maps;
   maps.compression = rocksdb::kNoCompression;  // chunk names do not compress
@@ -37,10 +40,10 @@ std::vector<rocksdb::ColumnFamilyDescriptor> StoreColumnFamilies() {
   chunks.blob_file_size = 256ull << 20;
   chunks.enable_blob_garbage_collection = true;
   chunks.write_buffer_size = 64ull << 20;
-  AddPointLookupFilters(&chunks);
+  AddPointLookupFilters(block_cache, &chunks);
   rocksdb::ColumnFamilyOptions refs;
   refs.merge_operator = NewRefCountMergeOperator();
-  AddPointLookupFilters(&refs);
+  AddPointLookupFilters(block_cache, &refs);
   return {
       {rocksdb::kDefaultColumnFamilyName, catalog},
       {"maps", maps},

@@ -75,7 +75,9 @@ absl::Status StoreImpl::Init() {
   db_options.create_missing_column_families = true;
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(FromRocks(
-      rocksdb::DB::Open(db_options, db_dir, StoreColumnFamilies(), &handles_, &db),
+      rocksdb::DB::Open(db_options, db_dir,
+                        StoreColumnFamilies(rocksdb::NewLRUCache(options_.index_cache_bytes)),
+                        &handles_, &db),
       absl::StrCat("open store ", dir_)));
   db_.reset(db);
   maps_ = handles_[kMapsFamily];

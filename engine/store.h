@@ -31,6 +31,9 @@ struct StoreOptions {
   bool error_if_exists = false;
   // Decompressed chunks kept in memory for hot reads (a boot storm).
   uint64_t chunk_cache_bytes = 256ull << 20;
+  // RocksDB's cache of the chunk index and reference-count blocks, which
+  // every chunk read and every import's existence check searches.
+  uint64_t index_cache_bytes = 64ull << 20;
   // Seal frozen heads (snapshots, clones) on a background thread. When false
   // they are sealed only by WaitForBackgroundWork(), which tests use to make
   // sealing happen at a chosen moment.

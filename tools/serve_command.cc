@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/interval_parse.h"
+#include "common/size_parse.h"
 #include "common/status_macros.h"
 #include "engine/snapshot_scheduler.h"
 #include "fuse-frontend/fuse_mount.h"
@@ -44,7 +46,22 @@ struct ServeFlags {
   bool grpc_accept_push = false;
   std::string grpc_allow;  // access list file; empty: every peer reads every layer
   std::string min_schedule_interval = "1m";
+  std::string chunk_cache = "auto";  // a size, or auto: kAutoChunkCacheShare of RAM
 };
+
+// The decompressed-chunk cache is what keeps a boot storm off the
+// decompressor and RocksDB: a server whose hot OS blocks fit in it reads
+// them at memory speed, as a file server reads from the page cache. By
+// default it takes an eighth of the machine's memory, never under the
+// library's 256 MiB.
+constexpr uint64_t kAutoChunkCacheShare = 8;
+
+absl::StatusOr<uint64_t> ChunkCacheBytes(const std::string& flag) {
+  if (flag != "auto") return ParseSize(flag);
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  const uint64_t ram = pages > 0 && page_size > 0 ? uint64_t(pages) * page_size : 0;
+  return std::max(StoreOptions().chunk_cache_bytes, ram / kAutoChunkCacheShare);
+}
 
 // Null when TLS is off; every inconsistent combination is one clear error.
 absl::StatusOr<std::unique_ptr<TlsProvider>> TlsFromFlags(const ServeFlags& flags) {
@@ -90,6 +107,7 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   StoreOptions options;
   ASSIGN_OR_RETURN(options.min_schedule_interval_seconds,
                    ParseInterval(flags.min_schedule_interval));
+  ASSIGN_OR_RETURN(options.chunk_cache_bytes, ChunkCacheBytes(flags.chunk_cache));
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(ctx.store_dir, options));
 
   // A forced delete or rollback disconnects the volume's NBD clients first.
@@ -200,6 +218,8 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
     for (const std::string& a : nbd->addresses()) std::printf("  nbd      %s\n", a.c_str());
   if (fuse) std::printf("  fuse     %s\n", fuse->mountpoint().c_str());
   std::printf("  control  unix:%s\n", control.c_str());
+  std::printf("  cache    %s of decompressed chunks\n",
+              FormatSize(options.chunk_cache_bytes).c_str());
   if (grpc_port != 0)  // the bound port: --grpc HOST:0 picks a free one
     std::printf("  grpc     %s:%d\n", flags.grpc.substr(0, flags.grpc.rfind(':')).c_str(),
                 grpc_port);
@@ -289,6 +309,10 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
   serve->add_option("--min-schedule-interval", flags->min_schedule_interval,
                     "The shortest `snapshot schedule --every` accepted while this server "
                     "runs (shorter than 1m: for tests and demos)")
+      ->capture_default_str();
+  serve->add_option("--chunk-cache", flags->chunk_cache,
+                    "Memory for decompressed chunks, e.g. 4G (auto: an eighth of RAM, at "
+                    "least 256 MiB)")
       ->capture_default_str();
   ctx.Bind(serve, [&ctx, flags] { return Serve(ctx, *flags); });
 }

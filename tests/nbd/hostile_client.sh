@@ -10,7 +10,11 @@ ld serve --help | grep -q -- '--handshake-timeout .*=10$' || fail "handshake tim
 
 use_store capped
 make_volume disk 16M
-start_server --name capped --max-connections 2
+# A bad cache size is refused up front; a good one is reported.
+out=$(ld serve --chunk-cache lots 2>&1) && fail "--chunk-cache lots accepted"
+echo "$out" | grep -q "lots" || fail "bad --chunk-cache not named: $out"
+start_server --name capped --max-connections 2 --chunk-cache 64M
+grep -q '^  cache  *64.0 MiB' "$WORK/capped.out" || fail "cache size not reported"
 CAPPED_SOCK=$SOCK
 CAPPED_PID=$SERVER_PID
 use_store
