@@ -129,7 +129,7 @@ std::vector<std::string> SnapshotScheduler::Prune(const SnapshotSchedule& s,
   for (const SnapshotInfo& snap : *snaps)
     if (snap.scheduled) scheduled.push_back(&snap);
   for (size_t i = 0; i + s.keep < scheduled.size(); ++i) {
-    absl::Status st = store_->DeleteSnapshot(s.volume, scheduled[i]->name);
+    absl::Status st = store_->DeleteSnapshot(s.volume, scheduled[i]->name, /*force=*/false);
     if (st.ok())
       deleted.push_back(scheduled[i]->name);
     else

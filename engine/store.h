@@ -192,7 +192,8 @@ class Store {
       std::optional<uint64_t> size) = 0;
   virtual absl::StatusOr<std::vector<VolumeInfo>> ListVolumes() = 0;
   virtual absl::StatusOr<VolumeInfo> GetVolume(const std::string& name) = 0;
-  // Refused while the volume is open elsewhere, unless `force`.
+  // Refused while the volume or one of its snapshots is open elsewhere,
+  // unless `force`.
   virtual absl::Status DeleteVolume(const std::string& name, bool force) = 0;
   // O(1): `target` shares every block of `source` (at `snapshot` if given).
   virtual absl::StatusOr<VolumeInfo> CloneVolume(
@@ -215,8 +216,11 @@ class Store {
   virtual absl::Status RollbackSnapshot(const std::string& volume,
                                         const std::string& name,
                                         bool force) = 0;
+  // Refused while the snapshot is open (a connected client, an open file),
+  // unless `force`, which detaches the open device (its reads fail).
   virtual absl::Status DeleteSnapshot(const std::string& volume,
-                                      const std::string& name) = 0;
+                                      const std::string& name, bool force) = 0;
+  // Every open of the same snapshot returns the same object.
   virtual absl::StatusOr<std::shared_ptr<BlockDevice>> OpenSnapshot(
       const std::string& volume, const std::string& name) = 0;
 

@@ -65,7 +65,7 @@ class StoreImpl final : public Store {
   absl::Status RollbackSnapshot(const std::string& volume,
                                 const std::string& name, bool force) override;
   absl::Status DeleteSnapshot(const std::string& volume,
-                              const std::string& name) override;
+                              const std::string& name, bool force) override;
   absl::StatusOr<std::shared_ptr<BlockDevice>> OpenSnapshot(
       const std::string& volume, const std::string& name) override;
 
@@ -103,11 +103,21 @@ class StoreImpl final : public Store {
   // The live Volume object of `name`, if one is open.
   std::shared_ptr<Volume> OpenVolumeObject(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Refuses (FailedPrecondition) if others use `v`, unless force, which
-  // detaches it. Either way the registry forgets it.
-  absl::Status EvictVolume(const std::string& name, bool force,
-                           const std::string& why)
+  using DeviceRegistry = std::map<std::string, std::weak_ptr<Volume>>;
+  // Refuses (FailedPrecondition) if anyone holds the device `key` of
+  // `registry` open, unless force, which detaches it. Either way the
+  // registry forgets it. `what` names it in the error.
+  absl::Status EvictDevice(DeviceRegistry* registry, const std::string& key,
+                           const std::string& what, bool force, const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status EvictVolume(const std::string& name, bool force,
+                           const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return EvictDevice(&open_volumes_, name, "volume '" + name + "'", force, why);
+  }
+  // The same for the open snapshots of `volume` (only `name`, if given).
+  absl::Status EvictSnapshots(const std::string& volume,
+                              const std::optional<std::string>& name, bool force,
+                              const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Freezes the volume's head (flushing it if open) and gives the volume a
   // new empty head, committing `extra` in the same batch. Updates `rec`.
   absl::Status FreezeHead(
@@ -161,7 +171,8 @@ class StoreImpl final : public Store {
 
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, std::weak_ptr<Volume>> open_volumes_ ABSL_GUARDED_BY(mu_);
+  DeviceRegistry open_volumes_ ABSL_GUARDED_BY(mu_);
+  DeviceRegistry open_snapshots_ ABSL_GUARDED_BY(mu_);  // by "VOLUME@SNAPSHOT"
   std::map<uint64_t, std::weak_ptr<const LayerView>> layer_cache_
       ABSL_GUARDED_BY(mu_);
   // A volume reopened while its previous object is still flushing in its

@@ -46,9 +46,13 @@ std::shared_ptr<Volume> StoreImpl::OpenVolumeObject(const std::string& name) {
   return v;
 }
 
-absl::Status StoreImpl::EvictVolume(const std::string& name, bool force,
+absl::Status StoreImpl::EvictDevice(DeviceRegistry* registry, const std::string& key,
+                                    const std::string& what, bool force,
                                     const std::string& why) {
-  std::shared_ptr<Volume> v = OpenVolumeObject(name);
+  auto it = registry->find(key);
+  if (it == registry->end()) return absl::OkStatus();
+  std::shared_ptr<Volume> v = it->second.lock();
+  registry->erase(it);
   if (!v) return absl::OkStatus();
   long users = v.use_count() - 1;  // minus ours
   // A client that is disconnecting right now (a VM that just powered off)
@@ -57,12 +61,30 @@ absl::Status StoreImpl::EvictVolume(const std::string& name, bool force,
     absl::SleepFor(absl::Milliseconds(50));
     users = v.use_count() - 1;
   }
-  if (users > 0 && !force)
+  if (users > 0 && !force) {
+    (*registry)[key] = v;  // still open: keep handing out this object
     return absl::FailedPreconditionError(absl::StrFormat(
-        "volume '%s' is in use (a connected client or an open file); use "
-        "--force to disconnect it", name));
+        "%s is in use (a connected client or an open file); use --force to "
+        "disconnect it", what));
+  }
   v->Detach(why);
-  open_volumes_.erase(name);
+  return absl::OkStatus();
+}
+
+absl::Status StoreImpl::EvictSnapshots(const std::string& volume,
+                                       const std::optional<std::string>& name, bool force,
+                                       const std::string& why) {
+  std::vector<std::string> keys;
+  if (name) {
+    keys.push_back(volume + "@" + *name);
+  } else {
+    const std::string prefix = volume + "@";
+    for (auto it = open_snapshots_.lower_bound(prefix);
+         it != open_snapshots_.end() && it->first.rfind(prefix, 0) == 0; ++it)
+      keys.push_back(it->first);
+  }
+  for (const std::string& key : keys)
+    RETURN_IF_ERROR(EvictDevice(&open_snapshots_, key, "snapshot '" + key + "'", force, why));
   return absl::OkStatus();
 }
 
@@ -152,7 +174,10 @@ absl::StatusOr<VolumeInfo> StoreImpl::GetVolume(const std::string& name) {
 absl::Status StoreImpl::DeleteVolume(const std::string& name, bool force) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(VolumeRecord rec, FindVolume(name));
-  RETURN_IF_ERROR(EvictVolume(name, force, "volume '" + name + "' was deleted"));
+  const std::string why = "volume '" + name + "' was deleted";
+  // Snapshots first: a refusal must leave the volume's own clients alone.
+  RETURN_IF_ERROR(EvictSnapshots(name, std::nullopt, force, why));
+  RETURN_IF_ERROR(EvictVolume(name, force, why));
   ASSIGN_OR_RETURN(auto snaps, catalog().Snapshots(name));
   rocksdb::WriteBatch batch;
   for (const SnapshotRecord& s : snaps) batch.Delete(SnapshotKey(name, s.name));
@@ -321,9 +346,11 @@ absl::Status StoreImpl::RollbackSnapshot(const std::string& volume,
 }
 
 absl::Status StoreImpl::DeleteSnapshot(const std::string& volume,
-                                       const std::string& name) {
+                                       const std::string& name, bool force) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(FindSnapshot(volume, name).status());
+  RETURN_IF_ERROR(EvictSnapshots(volume, name, force,
+                                 "snapshot '" + volume + "@" + name + "' was deleted"));
   rocksdb::WriteBatch batch;
   batch.Delete(SnapshotKey(volume, name));
   RETURN_IF_ERROR(Commit(&batch));
@@ -336,10 +363,14 @@ absl::StatusOr<std::shared_ptr<BlockDevice>> StoreImpl::OpenSnapshot(
     const std::string& volume, const std::string& name) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(SnapshotRecord snap, FindSnapshot(volume, name));
+  const std::string key = volume + "@" + name;
+  std::weak_ptr<Volume>& open = open_snapshots_[key];
+  if (std::shared_ptr<Volume> v = open.lock()) return std::shared_ptr<BlockDevice>(v);
   ASSIGN_OR_RETURN(VolumeRecord rec, FindVolume(volume));
   ASSIGN_OR_RETURN(auto stack, BuildStack(snap.stack));
-  return std::shared_ptr<BlockDevice>(std::make_shared<Volume>(
-      volume + "@" + name, rec.size, chunk_size(), std::move(stack), nullptr));
+  auto v = std::make_shared<Volume>(key, rec.size, chunk_size(), std::move(stack), nullptr);
+  open = v;
+  return std::shared_ptr<BlockDevice>(v);
 }
 
 }  // namespace layerdisk

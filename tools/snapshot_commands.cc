@@ -63,9 +63,9 @@ absl::Status Rollback(CliContext& ctx, const std::string& volume,
 }
 
 absl::Status Delete(CliContext& ctx, const std::string& volume,
-                    const std::string& name) {
+                    const std::string& name, bool force) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
-  RETURN_IF_ERROR(store->DeleteSnapshot(volume, name));
+  RETURN_IF_ERROR(store->DeleteSnapshot(volume, name, force));
   Emit(ctx.json, {{"volume", volume}, {"deleted", name}},
        absl::StrFormat("deleted snapshot %s@%s", volume, name));
   return absl::OkStatus();
@@ -101,7 +101,9 @@ void RegisterSnapshotCommands(CLI::App& app, CliContext& ctx) {
   cmd = group->add_subcommand("delete", "Delete a snapshot");
   cmd->add_option("VOLUME", *volume, "Volume name")->required();
   cmd->add_option("NAME", *name, "Snapshot name")->required();
-  ctx.Bind(cmd, [&ctx, volume, name] { return Delete(ctx, *volume, *name); });
+  cmd->add_flag("--force", *force,
+                "Delete even while a client reads the snapshot (it is disconnected)");
+  ctx.Bind(cmd, [&ctx, volume, name, force] { return Delete(ctx, *volume, *name, *force); });
 
   RegisterSnapshotScheduleCommands(group, ctx);
 }

@@ -221,8 +221,8 @@ TEST_F(BadInputTest, MissingObjectsAreNotFound) {
             StatusCode::kNotFound);
   EXPECT_EQ(code(store_->RollbackSnapshot("vol", "nope", true)),
             StatusCode::kNotFound);
-  EXPECT_EQ(code(store_->DeleteSnapshot("vol", "nope")), StatusCode::kNotFound);
-  EXPECT_EQ(code(store_->DeleteSnapshot("nope", "nope")), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->DeleteSnapshot("vol", "nope", false)), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->DeleteSnapshot("nope", "nope", false)), StatusCode::kNotFound);
   // Nothing was created on the way.
   EXPECT_EQ(VolumeNames(), std::vector<std::string>{"vol"});
   EXPECT_EQ(code(store_->GetLayer("l2").status()), StatusCode::kNotFound);

@@ -237,7 +237,7 @@ class CrashWorkload {
   void Snapshot() {
     if (snapshots_.size() >= 3) {
       auto oldest = snapshots_.begin();
-      absl::Status st = store_->DeleteSnapshot("vol", oldest->first);
+      absl::Status st = store_->DeleteSnapshot("vol", oldest->first, false);
       history_.push_back(absl::StrFormat("round %d: delete snapshot %s -> %s",
                                          round_, oldest->first,
                                          st.ToString()));

@@ -69,7 +69,7 @@ int RunWrites(Store& store, uint64_t seed, int round, bool snapshots) {
       if (!list.ok()) return Fail("list snapshots", list.status());
       if (list->size() > 3) {
         std::string oldest = list->front().name;
-        st = store.DeleteSnapshot(kVolume, oldest);
+        st = store.DeleteSnapshot(kVolume, oldest, false);
         if (!st.ok()) return Fail("delete snapshot " + oldest, st);
         Say("deleted-snapshot " + oldest);
       }

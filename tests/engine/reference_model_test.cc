@@ -372,7 +372,7 @@ class ReferenceWorkload {
     size_t idx = rng_.Uniform(v.snapshots.size());
     Log(absl::StrFormat("delete snapshot %s@%s", v.name,
                         v.snapshots[idx].name));
-    absl::Status st = store_->DeleteSnapshot(v.name, v.snapshots[idx].name);
+    absl::Status st = store_->DeleteSnapshot(v.name, v.snapshots[idx].name, false);
     ASSERT_TRUE(st.ok()) << st << Context();
     v.snapshots.erase(v.snapshots.begin() + idx);
     RETURN_IF_FATAL(CheckSnapshotList(v));

@@ -4,9 +4,9 @@
 # socket) work and their effects show on the NBD side at once: volume
 # create/clone/delete, snapshot create/list/rollback, layer seal, stats,
 # gc. A snapshot taken under a stream of writes holds every write
-# acknowledged before it and no torn block; rollback and delete of a volume
-# with a connected client are refused without --force and disconnect it
-# with --force.
+# acknowledged before it and no torn block; rollback and delete of a volume,
+# and delete of a snapshot, with a connected client are refused without
+# --force and disconnect it with --force.
 . "$(dirname "$0")/functions.sh"
 requires nbdsh nbdinfo qemu-img qemu-io
 requires_python_libnbd
@@ -134,11 +134,29 @@ try:
     raise AssertionError("deleted volume still served")
 except nbd.Error as e:
     assert e.errnum == errno.ENOENT, e.string
+
+# Deleting a snapshot a client reads: refused, then forced.
+r = ld("snapshot", "create", "desk", "gone")
+assert r.returncode == 0, r.stderr
+g = connect(uri("desk@gone"))
+gone_content = g.pread(B, 0)
+r = ld("snapshot", "delete", "desk", "gone")
+assert r.returncode == 5 and "in use" in r.stderr and "desk@gone" in r.stderr, (r.returncode, r.stderr)
+assert g.pread(B, 0) == gone_content      # the refusal left the reader alone
+r = ld("snapshot", "delete", "desk", "gone", "--force")
+assert r.returncode == 0, r.stderr
+try:
+    g.pread(B, 0)
+    raise AssertionError("client still connected after a forced snapshot delete")
+except nbd.Error as e:
+    print("forced snapshot delete disconnected the client:", e.string)
+del g
 print("live checks passed")
 PY
 has_export twin && fail "deleted volume still listed: $(exports)"
 has_export desk@busy || fail "snapshot not listed: $(exports)"
-[ "$(grep -c '^nbd: disconnecting 1 client' "$SERVER_LOG")" = 2 ] ||
+has_export desk@gone && fail "deleted snapshot still listed: $(exports)"
+[ "$(grep -c '^nbd: disconnecting 1 client' "$SERVER_LOG")" = 3 ] ||
   fail "forced disconnects not logged"
 
 # Seal what desk holds above its layer while a client is connected: the

@@ -49,7 +49,7 @@ TEST_F(StackCompactionTest, RollingSnapshotsKeepTheStackShort) {
     ASSERT_TRUE(snap.ok()) << "snapshot " << i << ": " << snap.status();
     kept.emplace_back(name, model);
     if (kept.size() > 3) {
-      ASSERT_TRUE(store_->DeleteSnapshot("desk", kept.front().first).ok());
+      ASSERT_TRUE(store_->DeleteSnapshot("desk", kept.front().first, false).ok());
       kept.erase(kept.begin());
     }
     if (i % 10 == 9) ASSERT_TRUE(store_->WaitForBackgroundWork().ok());

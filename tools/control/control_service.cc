@@ -204,8 +204,11 @@ grpc::Status ControlService::RollbackSnapshot(grpc::ServerContext*, const v1::Sn
 
 grpc::Status ControlService::DeleteSnapshot(grpc::ServerContext*, const v1::SnapshotRequest* in,
                                             v1::Empty*) {
-  Forget(in->volume() + "@" + in->name());
-  return ToGrpc(store_->DeleteSnapshot(in->volume(), in->name()));
+  const std::string device = in->volume() + "@" + in->name();
+  if (in->force() && disconnect_)
+    disconnect_([&](std::string_view name) { return name == device; });
+  Forget(device);
+  return ToGrpc(store_->DeleteSnapshot(in->volume(), in->name(), in->force()));
 }
 
 grpc::Status ControlService::SetSnapshotSchedule(grpc::ServerContext*,

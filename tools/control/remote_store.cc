@@ -268,9 +268,10 @@ class RemoteStore final : public Store {
     return Call<v1::SnapshotRequest, v1::Empty>(stub_.get(), &Stub::RollbackSnapshot,
                                                SnapReq(volume, name, force)).status();
   }
-  absl::Status DeleteSnapshot(const std::string& volume, const std::string& name) override {
+  absl::Status DeleteSnapshot(const std::string& volume, const std::string& name,
+                              bool force) override {
     return Call<v1::SnapshotRequest, v1::Empty>(stub_.get(), &Stub::DeleteSnapshot,
-                                               SnapReq(volume, name, false)).status();
+                                               SnapReq(volume, name, force)).status();
   }
   absl::StatusOr<std::shared_ptr<BlockDevice>> OpenSnapshot(const std::string& volume,
                                                             const std::string& name) override {
