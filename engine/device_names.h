@@ -36,6 +36,8 @@ struct NamedDevice {
 absl::StatusOr<std::vector<NamedDevice>> ListNamedDevices(Store& store);
 absl::StatusOr<std::shared_ptr<BlockDevice>> OpenNamedDevice(Store& store,
                                                              const std::string& name);
+// The description ListNamedDevices gives `name` (which must exist).
+absl::StatusOr<std::string> DescribeNamedDevice(Store& store, const std::string& name);
 
 }  // namespace layerdisk
 

@@ -24,7 +24,9 @@ absl::StatusOr<ExportInfo> StoreExports::GetExport(const std::string& name) {
   // store keeps one object per open volume) and the server opens it next.
   absl::StatusOr<std::shared_ptr<BlockDevice>> dev = OpenNamedDevice(*store_, name);
   if (!dev.ok()) return dev.status();
-  return ExportInfo{name, "", (*dev)->read_only()};
+  // A description is a courtesy: a store that cannot give one still serves.
+  absl::StatusOr<std::string> description = DescribeNamedDevice(*store_, name);
+  return ExportInfo{name, description.ok() ? *description : "", (*dev)->read_only()};
 }
 
 absl::StatusOr<std::shared_ptr<BlockDevice>> StoreExports::OpenExport(const std::string& name) {

@@ -37,6 +37,9 @@ nbdinfo --can fast-zero "$(uri disk)" || fail "no fast zero"
 nbdinfo --can trim "$(uri disk)" || fail "no trim"
 nbdinfo "$(uri disk)" | grep -q 'block_size_maximum: 33554432' || fail "block size"
 nbdinfo "$(uri disk)" | grep -q 'is_rotational: false' || fail "rotational"
+# NBD_OPT_GO / INFO of one export carry its description too.
+nbdinfo "$(uri disk)" | grep -q 'description: volume, 64.0 MiB' || fail "no description in GO"
+nbdinfo "$(uri layer:ro)" | grep -q 'description: layer, 8.0 MiB' || fail "no layer description in GO"
 
 # Data at 1 MiB..2 MiB and 10 MiB..10 MiB+64K, the rest a hole.
 qemu-io -f raw -c 'write -P 0x5a 1M 1M' -c 'write -P 0x11 10M 64k' "$(uri disk)" >/dev/null
