@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "common/block_device.h"
 #include "common/env.h"
+#include "common/layer_map.h"
 
 namespace layerdisk {
 
@@ -144,6 +145,62 @@ struct FsckReport {
   bool ok() const { return problems.empty(); }
 };
 
+// --- Comparing layers and stacks (engine/store_diff.cc) -------------------
+
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  friend bool operator==(const ByteRange& a, const ByteRange& b) {
+    return a.offset == b.offset && a.length == b.length;
+  }
+};
+
+// How two devices differ, block by block.
+struct DiffReport {
+  std::string from;  // device names (engine/device_names.h)
+  std::string to;
+  uint64_t size = 0;  // bytes compared: the larger device's size
+  // Blocks whose content differs, merged where adjacent, clipped to size.
+  // Past a smaller device's end it reads as zeroes.
+  std::vector<ByteRange> ranges;
+  uint64_t changed_bytes = 0;  // sum of the ranges' lengths
+  // Bytes read to compare blocks whose chunk names could not decide (heads).
+  uint64_t bytes_read = 0;
+};
+
+// Bytes two layers captured on the same base both change, differently.
+struct ConflictReport {
+  std::string first;
+  std::string second;
+  std::vector<std::string> base;  // the base stack, lowest first
+  // "option" (given), "metadata" (the layers' recorded parent chain) or
+  // "none" (no base known: an all-zero disk).
+  std::string base_from;
+  // Byte-precise: where first != base, second != base and first != second.
+  std::vector<ByteRange> ranges;
+  uint64_t conflicting_bytes = 0;
+};
+
+// Two layers of one stack that both map blocks, with different chunks: the
+// upper one wins there.
+struct StackConflict {
+  std::string lower;
+  std::string upper;  // the layer whose blocks the volume shows
+  uint64_t blocks = 0;
+  uint64_t bytes = 0;
+};
+
+// Which layer serves each extent of a device (`volume map`).
+struct ProvenanceMap {
+  std::string device;
+  uint64_t size = 0;
+  // Names by stack position, lowest first: layer names, and for anonymous
+  // layers "(head)", "(snapshot S)", "(snapshot V@S)" or "(frozen #ID)".
+  std::vector<std::string> layers;
+  // extent.layer is 1 + an index into `layers`, 0 for a hole.
+  std::vector<LayerExtent> extents;
+};
+
 class Store {
  public:
   // Opens (or, with create_if_missing, creates) the store in `dir`.
@@ -252,6 +309,26 @@ class Store {
   virtual absl::StatusOr<FsckReport> Fsck(const ProgressFn& progress) = 0;
   // Seals every frozen head now; returns when none is left.
   virtual absl::Status WaitForBackgroundWork() = 0;
+
+  // --- Comparing (engine/store_diff.cc) -------------------------------------
+  // What differs between two devices ("VOLUME", "VOLUME@SNAP",
+  // "layer:NAME"), as they read. Chunk names decide for sealed blocks; only
+  // blocks in heads are read.
+  virtual absl::StatusOr<DiffReport> DiffDevices(const std::string& from,
+                                                 const std::string& to) = 0;
+  // Where two layers both change the same bytes of `base` (layer names,
+  // lowest first) differently. No base: the layers' recorded parent chain
+  // if they have one, else an all-zero disk. Only the blocks each layer maps
+  // count as its changes (an opaque layer's unmapped blocks do not).
+  virtual absl::StatusOr<ConflictReport> LayerConflicts(
+      const std::string& first, const std::string& second,
+      const std::optional<std::vector<std::string>>& base) = 0;
+  // Every pair of non-opaque layers of `layers` (a volume's stack, lowest
+  // first) that both map a block with different chunks. Cheap: names only.
+  virtual absl::StatusOr<std::vector<StackConflict>> StackConflicts(
+      const std::vector<std::string>& layers) = 0;
+  // The provenance of a whole device.
+  virtual absl::StatusOr<ProvenanceMap> MapLayers(const std::string& device) = 0;
 };
 
 // The largest volume or layer. A writable head keeps block b at offset

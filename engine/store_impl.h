@@ -82,6 +82,15 @@ class StoreImpl final : public Store {
   absl::StatusOr<FsckReport> Fsck(const ProgressFn& progress) override;
   absl::Status WaitForBackgroundWork() override;
 
+  absl::StatusOr<DiffReport> DiffDevices(const std::string& from,
+                                         const std::string& to) override;
+  absl::StatusOr<ConflictReport> LayerConflicts(
+      const std::string& first, const std::string& second,
+      const std::optional<std::vector<std::string>>& base) override;
+  absl::StatusOr<std::vector<StackConflict>> StackConflicts(
+      const std::vector<std::string>& layers) override;
+  absl::StatusOr<ProvenanceMap> MapLayers(const std::string& device) override;
+
  private:
   // Replication's view of the store (engine/store_exchange.cc).
   friend class StoreExchange;
@@ -134,6 +143,16 @@ class StoreImpl final : public Store {
       const std::function<void(rocksdb::WriteBatch*)>& extra)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   LayerInfo DescribeLayer(const LayerRecord& rec);
+
+  // --- comparing (store_diff.cc) ---
+  // The device's Volume object (volume, snapshot or layer). REQUIRES: mu_ not held.
+  absl::StatusOr<std::shared_ptr<Volume>> OpenComposed(const std::string& device);
+  // The layer ids `rec` was captured on, lowest first: its parent chain.
+  absl::StatusOr<std::vector<uint64_t>> RecordedBase(const LayerRecord& rec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A name for the layer at a stack position of `device` (ProvenanceMap).
+  std::string ProvenanceName(uint64_t id, const std::string& device)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- layer loading ---
   std::string HeadPath(uint64_t id) const;

@@ -20,12 +20,14 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/block_device.h"
+#include "common/layer_map.h"
+#include "engine/composition.h"
 #include "layers/head.h"
 #include "layers/merged_index.h"
 
 namespace layerdisk {
 
-class Volume final : public BlockDevice {
+class Volume final : public BlockDevice, public LayeredDevice {
  public:
   // `head` null makes a read-only view of `stack`.
   Volume(std::string name, uint64_t size, uint32_t block_size,
@@ -47,6 +49,11 @@ class Volume final : public BlockDevice {
                                                 uint64_t length) override;
 
   const std::string& name() const { return name_; }
+
+  // What the volume reads from now (engine/composition.h).
+  Composition composition() const;
+  // Provenance (common/layer_map.h), in volume_layers.cc.
+  absl::StatusOr<LayerMap> MapLayers(uint64_t offset, uint64_t length) override;
 
   // Runs `fn` with no I/O in flight and none starting until it returns.
   absl::Status Exclusive(const std::function<absl::Status()>& fn);

@@ -44,6 +44,8 @@ void RegisterSnapshotCommands(CLI::App& app, CliContext& ctx);     // snapshot .
 void RegisterSnapshotScheduleCommands(CLI::App* snapshot_group, CliContext& ctx);
 void RegisterServeCommand(CLI::App& app, CliContext& ctx);         // serve
 void RegisterReplicateCommands(CLI::App& app, CliContext& ctx);   // replicate ...
+// layer diff/conflicts, snapshot diff, volume map; after their groups.
+void RegisterCompareCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace layerdisk
 

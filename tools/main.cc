@@ -34,6 +34,7 @@ int Run(int argc, char** argv) {
   RegisterLayerCommands(app, ctx);
   RegisterVolumeCommands(app, ctx);
   RegisterSnapshotCommands(app, ctx);
+  RegisterCompareCommands(app, ctx);
   RegisterServeCommand(app, ctx);
   RegisterReplicateCommands(app, ctx);
 

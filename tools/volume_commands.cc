@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "common/status_macros.h"
 #include "engine/device_names.h"
 #include "tools/cli_context.h"
+#include "tools/compare_commands.h"
 #include "tools/image_transfer.h"
 #include "tools/output.h"
 #include "tools/progress.h"
@@ -59,7 +61,18 @@ absl::Status Create(CliContext& ctx, const CreateArgs& args) {
         "a volume needs --layers, --size, or both");
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
   ASSIGN_OR_RETURN(VolumeInfo v, store->CreateVolume(args.name, layers, size));
-  Emit(ctx.json, ToJson(v),
+  // The volume exists now; layers overriding each other are worth a warning,
+  // and failing to check is no reason to report the creation as failed.
+  absl::StatusOr<std::vector<std::string>> checked = StackWarnings(*store, layers);
+  std::vector<std::string> warnings =
+      checked.ok() ? *std::move(checked)
+                   : std::vector<std::string>{"could not check the stack for conflicting layers: " +
+                                              std::string(checked.status().message())};
+  for (const std::string& w : warnings)
+    std::fprintf(stderr, "layerdisk: warning: %s\n", w.c_str());
+  nlohmann::json doc = ToJson(v);
+  doc["warnings"] = warnings;
+  Emit(ctx.json, doc,
        absl::StrFormat("created volume %s (%s) on %s", v.name, FormatSize(v.size),
                        layers.empty() ? "no layers" : absl::StrJoin(layers, ",")));
   return absl::OkStatus();

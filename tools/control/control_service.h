@@ -77,6 +77,15 @@ class ControlService final : public v1::Control::Service {
   grpc::Status Zero(grpc::ServerContext*, const v1::ZeroRequest* in, v1::Empty*) override;
   grpc::Status Flush(grpc::ServerContext*, const v1::DeviceRequest* in, v1::Empty*) override;
   grpc::Status Map(grpc::ServerContext*, const v1::MapRequest* in, v1::MapReply* out) override;
+  // Comparing (control_compare.cc).
+  grpc::Status DiffDevices(grpc::ServerContext*, const v1::DiffRequest* in,
+                           v1::DiffReport* out) override;
+  grpc::Status LayerConflicts(grpc::ServerContext*, const v1::ConflictsRequest* in,
+                              v1::ConflictReport* out) override;
+  grpc::Status StackConflicts(grpc::ServerContext*, const v1::StackConflictsRequest* in,
+                              v1::StackConflictList* out) override;
+  grpc::Status MapLayers(grpc::ServerContext*, const v1::DeviceRequest* in,
+                         v1::ProvenanceMap* out) override;
 
  private:
   // Devices opened through this API stay open (a volume's writes stay

@@ -135,4 +135,103 @@ SnapshotSchedule FromProto(const v1::SnapshotSchedule& in) {
   return SnapshotSchedule{in.volume(), in.every_seconds(), in.keep(), in.next_due_unix()};
 }
 
+// --- Comparing -------------------------------------------------------------
+
+namespace {
+
+void RangesToProto(const std::vector<ByteRange>& in,
+                   google::protobuf::RepeatedPtrField<v1::Extent>* out) {
+  for (const ByteRange& r : in) {
+    v1::Extent* e = out->Add();
+    e->set_offset(r.offset);
+    e->set_length(r.length);
+  }
+}
+
+std::vector<ByteRange> RangesFromProto(const google::protobuf::RepeatedPtrField<v1::Extent>& in) {
+  std::vector<ByteRange> out;
+  for (const v1::Extent& e : in) out.push_back({e.offset(), e.length()});
+  return out;
+}
+
+}  // namespace
+
+void ToProto(const DiffReport& in, v1::DiffReport* out) {
+  out->set_from(in.from);
+  out->set_to(in.to);
+  out->set_size(in.size);
+  RangesToProto(in.ranges, out->mutable_ranges());
+  out->set_changed_bytes(in.changed_bytes);
+  out->set_bytes_read(in.bytes_read);
+}
+
+DiffReport FromProto(const v1::DiffReport& in) {
+  DiffReport r;
+  r.from = in.from();
+  r.to = in.to();
+  r.size = in.size();
+  r.ranges = RangesFromProto(in.ranges());
+  r.changed_bytes = in.changed_bytes();
+  r.bytes_read = in.bytes_read();
+  return r;
+}
+
+void ToProto(const ConflictReport& in, v1::ConflictReport* out) {
+  out->set_first(in.first);
+  out->set_second(in.second);
+  for (const std::string& b : in.base) out->add_base(b);
+  out->set_base_from(in.base_from);
+  RangesToProto(in.ranges, out->mutable_ranges());
+  out->set_conflicting_bytes(in.conflicting_bytes);
+}
+
+ConflictReport FromProto(const v1::ConflictReport& in) {
+  ConflictReport r;
+  r.first = in.first();
+  r.second = in.second();
+  r.base.assign(in.base().begin(), in.base().end());
+  r.base_from = in.base_from();
+  r.ranges = RangesFromProto(in.ranges());
+  r.conflicting_bytes = in.conflicting_bytes();
+  return r;
+}
+
+void ToProto(const StackConflict& in, v1::StackConflict* out) {
+  out->set_lower(in.lower);
+  out->set_upper(in.upper);
+  out->set_blocks(in.blocks);
+  out->set_bytes(in.bytes);
+}
+
+StackConflict FromProto(const v1::StackConflict& in) {
+  return StackConflict{in.lower(), in.upper(), in.blocks(), in.bytes()};
+}
+
+void ToProto(const ProvenanceMap& in, v1::ProvenanceMap* out) {
+  out->set_device(in.device);
+  out->set_size(in.size);
+  for (const std::string& l : in.layers) out->add_layers(l);
+  for (const LayerExtent& e : in.extents) {
+    v1::LayerExtent* x = out->add_extents();
+    x->set_offset(e.offset);
+    x->set_length(e.length);
+    x->set_layer(e.layer);
+    x->set_kind(static_cast<uint32_t>(e.kind));
+  }
+}
+
+ProvenanceMap FromProto(const v1::ProvenanceMap& in) {
+  ProvenanceMap m;
+  m.device = in.device();
+  m.size = in.size();
+  m.layers.assign(in.layers().begin(), in.layers().end());
+  for (const v1::LayerExtent& x : in.extents()) {
+    ExtentKind kind = x.kind() == 1   ? ExtentKind::kData
+                      : x.kind() == 2 ? ExtentKind::kZero
+                                      : ExtentKind::kHole;
+    m.extents.push_back({x.offset(), x.length(), x.layer(), kind});
+  }
+  return m;
+}
+
 }  // namespace layerdisk

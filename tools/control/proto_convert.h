@@ -16,6 +16,10 @@ void ToProto(const ImportResult& in, v1::ImportResult* out);
 void ToProto(const GcResult& in, v1::GcResult* out);
 void ToProto(const FsckReport& in, v1::FsckReport* out);
 void ToProto(const SnapshotSchedule& in, v1::SnapshotSchedule* out);
+void ToProto(const DiffReport& in, v1::DiffReport* out);
+void ToProto(const ConflictReport& in, v1::ConflictReport* out);
+void ToProto(const StackConflict& in, v1::StackConflict* out);
+void ToProto(const ProvenanceMap& in, v1::ProvenanceMap* out);
 
 LayerInfo FromProto(const v1::LayerInfo& in);
 VolumeInfo FromProto(const v1::VolumeInfo& in);
@@ -26,6 +30,10 @@ ImportResult FromProto(const v1::ImportResult& in);
 GcResult FromProto(const v1::GcResult& in);
 FsckReport FromProto(const v1::FsckReport& in);
 SnapshotSchedule FromProto(const v1::SnapshotSchedule& in);
+DiffReport FromProto(const v1::DiffReport& in);
+ConflictReport FromProto(const v1::ConflictReport& in);
+StackConflict FromProto(const v1::StackConflict& in);
+ProvenanceMap FromProto(const v1::ProvenanceMap& in);
 
 }  // namespace layerdisk
 

@@ -327,6 +327,44 @@ class RemoteStore final : public Store {
     return Call<v1::Empty, v1::Empty>(stub_.get(), &Stub::WaitForBackgroundWork, v1::Empty()).status();
   }
 
+  absl::StatusOr<DiffReport> DiffDevices(const std::string& from, const std::string& to) override {
+    v1::DiffRequest req;
+    req.set_from(from);
+    req.set_to(to);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::DiffRequest, v1::DiffReport>(stub_.get(), &Stub::DiffDevices, req)));
+    return FromProto(rep);
+  }
+  absl::StatusOr<ConflictReport> LayerConflicts(
+      const std::string& first, const std::string& second,
+      const std::optional<std::vector<std::string>>& base) override {
+    v1::ConflictsRequest req;
+    req.set_first(first);
+    req.set_second(second);
+    req.set_has_base(base.has_value());
+    if (base)
+      for (const std::string& b : *base) req.add_base(b);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::ConflictsRequest, v1::ConflictReport>(
+                                   stub_.get(), &Stub::LayerConflicts, req)));
+    return FromProto(rep);
+  }
+  absl::StatusOr<std::vector<StackConflict>> StackConflicts(
+      const std::vector<std::string>& layers) override {
+    v1::StackConflictsRequest req;
+    for (const std::string& l : layers) req.add_layers(l);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::StackConflictsRequest, v1::StackConflictList>(
+                                   stub_.get(), &Stub::StackConflicts, req)));
+    std::vector<StackConflict> out;
+    for (const auto& c : rep.conflicts()) out.push_back(FromProto(c));
+    return out;
+  }
+  absl::StatusOr<ProvenanceMap> MapLayers(const std::string& device) override {
+    v1::DeviceRequest req;
+    req.set_device(device);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::DeviceRequest, v1::ProvenanceMap>(
+                                   stub_.get(), &Stub::MapLayers, req)));
+    return FromProto(rep);
+  }
+
  private:
   absl::StatusOr<std::shared_ptr<BlockDevice>> OpenDevice(const std::string& name) {
     v1::DeviceRequest req;
