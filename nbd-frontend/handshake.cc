@@ -132,6 +132,7 @@ class Negotiator {
   bool tls_active_ = false;
   bool structured_ = false;
   bool base_allocation_ = false;
+  bool layer_context_ = false;
   std::string meta_export_;  // export SET_META_CONTEXT was for
   NegotiatedExport result_;
   ExportInfo info_;
@@ -251,6 +252,7 @@ absl::Status Negotiator::OpenExport(const std::string& name) {
   result_.state.structured_replies = structured_;
   // Contexts selected for another export do not carry over.
   result_.state.base_allocation = base_allocation_ && meta_export_ == name;
+  result_.state.layer_context = layer_context_ && meta_export_ == name;
   uint16_t flags = kFlagHasFlags | kFlagSendFlush | kFlagCanMultiConn;
   if (result_.state.read_only) {
     flags |= kFlagReadOnly;
@@ -360,23 +362,33 @@ absl::Status Negotiator::HandleMetaContext(uint32_t option,
     return ReplyError(option, RepErrorFor(info.status()),
                       MessageOf(info.status()));
 
-  const std::string_view base = kMetaContextBaseAllocation;
-  bool match = false;
-  if (option == kOptListMetaContext) {
-    // Listing with no query, or the bare namespace, names every context.
-    match = queries.empty();
-    for (std::string_view q : queries)
-      match = match || q == base || q == kMetaNamespaceBase;
-  } else {
-    for (std::string_view q : queries) match = match || q == base;
-    base_allocation_ = match;
-    meta_export_ = std::string(name);
-  }
-  if (match) {
+  // The contexts we offer, with the namespace that names all of each.
+  struct Context {
+    std::string_view name;
+    std::string_view space;
+    uint32_t id;
+    bool* selected;
+  };
+  const Context contexts[] = {
+      {kMetaContextBaseAllocation, kMetaNamespaceBase, kBaseAllocationContextId,
+       &base_allocation_},
+      {kMetaContextLayer, kMetaNamespaceLayerdisk, kLayerContextId, &layer_context_},
+  };
+  if (option == kOptSetMetaContext) meta_export_ = std::string(name);
+  for (const Context& c : contexts) {
+    bool match = false;
+    if (option == kOptListMetaContext) {
+      // Listing with no query, or the bare namespace, names every context.
+      match = queries.empty();
+      for (std::string_view q : queries) match = match || q == c.name || q == c.space;
+    } else {
+      for (std::string_view q : queries) match = match || q == c.name;
+      *c.selected = match;
+    }
+    if (!match) continue;
     std::string reply(4, '\0');
-    EncodeBE32(reply.data(),
-               option == kOptSetMetaContext ? kBaseAllocationContextId : 0);
-    reply += base;
+    EncodeBE32(reply.data(), option == kOptSetMetaContext ? c.id : 0);
+    reply += c.name;
     RETURN_IF_ERROR(Reply(option, kRepMetaContext, reply));
   }
   return Reply(option, kRepAck, "");
@@ -400,6 +412,7 @@ absl::Status Negotiator::HandleStartTls(uint32_t option, std::string_view data) 
   // Nothing negotiated in plaintext may be trusted afterwards.
   structured_ = false;
   base_allocation_ = false;
+  layer_context_ = false;
   return absl::OkStatus();
 }
 

@@ -103,6 +103,12 @@ inline constexpr char kMetaContextBaseAllocation[] = "base:allocation";
 inline constexpr char kMetaNamespaceBase[] = "base:";
 // The id this server gives base:allocation (ids are the server's choice).
 inline constexpr uint32_t kBaseAllocationContextId = 1;
+// layerdisk:layer: each descriptor's flags are the stack position of the
+// layer serving the extent, 1 = lowest, the writable head last; 0 = a hole
+// (docs/nbd-server.md).
+inline constexpr char kMetaContextLayer[] = "layerdisk:layer";
+inline constexpr char kMetaNamespaceLayerdisk[] = "layerdisk:";
+inline constexpr uint32_t kLayerContextId = 2;
 
 // Error values (the protocol's own numbering, equal to Linux errno).
 inline constexpr uint32_t kEperm = 1;

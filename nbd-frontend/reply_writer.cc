@@ -96,22 +96,27 @@ void ReplyWriter::SendReadChunks(PendingReply* reply, uint64_t handle,
   Enqueue(reply);
 }
 
-void ReplyWriter::SendBlockStatus(
-    PendingReply* reply, uint64_t handle, uint32_t context_id,
-    absl::Span<const StatusDescriptor> descriptors) {
+void ReplyWriter::SendBlockStatus(PendingReply* reply, uint64_t handle,
+                                  absl::Span<const ContextStatus> contexts) {
   std::vector<char>& payload = reply->scratch_;
-  payload.resize(kStructuredReplyHeaderSize + 4 + 8 * descriptors.size());
+  size_t total = 0;
+  for (const ContextStatus& c : contexts)
+    total += kStructuredReplyHeaderSize + 4 + 8 * c.descriptors.size();
+  payload.resize(total);
   char* p = payload.data();
-  EncodeStructuredReplyHeader(
-      p, kReplyFlagDone, kReplyTypeBlockStatus, handle,
-      static_cast<uint32_t>(payload.size() - kStructuredReplyHeaderSize));
-  p += kStructuredReplyHeaderSize;
-  EncodeBE32(p, context_id);
-  p += 4;
-  for (const StatusDescriptor& d : descriptors) {
-    EncodeBE32(p, d.length);
-    EncodeBE32(p + 4, d.flags);
-    p += 8;
+  for (size_t i = 0; i < contexts.size(); ++i) {
+    const ContextStatus& c = contexts[i];
+    EncodeStructuredReplyHeader(p, i + 1 == contexts.size() ? kReplyFlagDone : 0,
+                                kReplyTypeBlockStatus, handle,
+                                static_cast<uint32_t>(4 + 8 * c.descriptors.size()));
+    p += kStructuredReplyHeaderSize;
+    EncodeBE32(p, c.context_id);
+    p += 4;
+    for (const StatusDescriptor& d : c.descriptors) {
+      EncodeBE32(p, d.length);
+      EncodeBE32(p + 4, d.flags);
+      p += 8;
+    }
   }
   SetIov(reply, payload.data(), payload.size());
   Enqueue(reply);

@@ -61,6 +61,12 @@ struct StatusDescriptor {
   uint32_t flags = 0;
 };
 
+// The descriptors of one selected meta context.
+struct ContextStatus {
+  uint32_t context_id = 0;
+  std::vector<StatusDescriptor> descriptors;
+};
+
 class ReplyWriter {
  public:
   ReplyWriter(Transport* transport, bool structured)
@@ -82,10 +88,11 @@ class ReplyWriter {
   // REQUIRES: structured replies; chunks non-empty.
   void SendReadChunks(PendingReply* reply, uint64_t handle,
                       absl::Span<const ReadChunk> chunks);
-  // REQUIRES: structured replies; descriptors non-empty.
+  // One block status chunk per context, the last flagged done.
+  // REQUIRES: structured replies; contexts and each one's descriptors
+  // non-empty.
   void SendBlockStatus(PendingReply* reply, uint64_t handle,
-                       uint32_t context_id,
-                       absl::Span<const StatusDescriptor> descriptors);
+                       absl::Span<const ContextStatus> contexts);
 
  private:
   void SetIov(PendingReply* reply, const char* a, size_t a_len,

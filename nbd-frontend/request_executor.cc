@@ -1,6 +1,7 @@
 #include "nbd-frontend/request_executor.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "nbd-frontend/nbd_errors.h"
@@ -123,23 +124,24 @@ bool RequestExecutor::ReadSparse(const RequestHeader& r, char* buffer,
   return true;
 }
 
-void RequestExecutor::BlockStatus(const RequestHeader& r, PendingReply* reply) {
-  absl::StatusOr<std::vector<DeviceExtent>> map = device_->Map(r.offset, r.length);
-  if (!map.ok()) {
-    ReplyStatus(r, map.status(), reply);
-    return;
-  }
-  const uint64_t end = r.offset + r.length;
-  const bool one = (r.flags & kCmdFlagReqOne) != 0;
+namespace {
+
+// Descriptors for [offset, offset + length) from runs that cover it in
+// order, merged where flags repeat; with `one`, only the first. Stops at a
+// gap rather than guess.
+template <typename Run>
+std::vector<StatusDescriptor> Describe(const std::vector<Run>& runs, uint64_t offset,
+                                       uint64_t length, bool one,
+                                       uint32_t (*flags_of)(const Run&)) {
+  const uint64_t end = offset + length;
   std::vector<StatusDescriptor> descriptors;
-  uint64_t pos = r.offset;
-  for (const DeviceExtent& e : *map) {
+  uint64_t pos = offset;
+  for (const Run& e : runs) {
     uint64_t from = std::max(e.offset, pos);
     uint64_t to = std::min(e.offset + e.length, end);
-    // Descriptors must be consecutive: stop at a gap rather than guess.
     if (to <= from) continue;
     if (from != pos) break;
-    uint32_t flags = (e.hole ? kStateHole : 0) | (e.zero ? kStateZero : 0);
+    uint32_t flags = flags_of(e);
     if (!descriptors.empty() && descriptors.back().flags == flags) {
       descriptors.back().length += static_cast<uint32_t>(to - from);
     } else {
@@ -149,9 +151,56 @@ void RequestExecutor::BlockStatus(const RequestHeader& r, PendingReply* reply) {
     }
     pos = to;
   }
-  // "Allocated, contents unknown" is always a truthful answer.
-  if (descriptors.empty()) descriptors.push_back({r.length, 0});
-  writer_->SendBlockStatus(reply, r.handle, kBaseAllocationContextId, descriptors);
+  return descriptors;
+}
+
+uint32_t AllocationFlags(const DeviceExtent& e) {
+  return (e.hole ? kStateHole : 0) | (e.zero ? kStateZero : 0);
+}
+
+// A device that is not layered is one layer: position 1 wherever it is not
+// a hole.
+uint32_t SingleLayerFlags(const DeviceExtent& e) { return e.hole ? 0 : 1; }
+
+uint32_t LayerFlags(const LayerExtent& e) { return e.layer; }
+
+}  // namespace
+
+void RequestExecutor::BlockStatus(const RequestHeader& r, PendingReply* reply) {
+  const bool one = (r.flags & kCmdFlagReqOne) != 0;
+  std::vector<ContextStatus> contexts;
+  std::optional<std::vector<DeviceExtent>> map;
+  if (state_.base_allocation || !layered()) {
+    absl::StatusOr<std::vector<DeviceExtent>> m = device_->Map(r.offset, r.length);
+    if (!m.ok()) {
+      ReplyStatus(r, m.status(), reply);
+      return;
+    }
+    map = *std::move(m);
+  }
+  if (state_.base_allocation)
+    contexts.push_back({kBaseAllocationContextId,
+                        Describe<DeviceExtent>(*map, r.offset, r.length, one, AllocationFlags)});
+  if (state_.layer_context) {
+    std::vector<StatusDescriptor> descriptors;
+    if (LayeredDevice* layered_device = layered()) {
+      absl::StatusOr<LayerMap> layers = layered_device->MapLayers(r.offset, r.length);
+      if (!layers.ok()) {
+        ReplyStatus(r, layers.status(), reply);
+        return;
+      }
+      descriptors = Describe<LayerExtent>(layers->extents, r.offset, r.length, one, LayerFlags);
+    } else {
+      descriptors = Describe<DeviceExtent>(*map, r.offset, r.length, one, SingleLayerFlags);
+    }
+    contexts.push_back({kLayerContextId, std::move(descriptors)});
+  }
+  // Maps cover what they are asked for; should one not reach the start of
+  // the range, a descriptor with flags 0 ("allocated, contents unknown";
+  // "no layer" for layerdisk:layer) keeps the reply well-formed.
+  for (ContextStatus& c : contexts)
+    if (c.descriptors.empty()) c.descriptors.push_back({r.length, 0});
+  writer_->SendBlockStatus(reply, r.handle, contexts);
 }
 
 }  // namespace layerdisk::nbd

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "common/block_device.h"
+#include "common/layer_map.h"
 #include "nbd-frontend/nbd_protocol.h"
 #include "nbd-frontend/reply_writer.h"
 #include "nbd-frontend/request_validation.h"
@@ -43,7 +44,11 @@ class RequestExecutor {
   // Reads with zero runs sent as hole chunks. False if the map was
   // unavailable or showed no holes, and nothing was sent.
   bool ReadSparse(const RequestHeader& r, char* buffer, PendingReply* reply);
+  // Answers for every selected meta context: base:allocation from Map(),
+  // layerdisk:layer from MapLayers() (docs/nbd-server.md).
   void BlockStatus(const RequestHeader& r, PendingReply* reply);
+  // The device's provenance interface, or null when it is not layered.
+  LayeredDevice* layered() const { return dynamic_cast<LayeredDevice*>(device_.get()); }
   void ReplyStatus(const RequestHeader& r, const absl::Status& status,
                    PendingReply* reply);
 

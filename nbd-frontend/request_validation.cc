@@ -47,7 +47,7 @@ uint32_t ValidateRequest(const RequestHeader& r, const ExportState& state) {
   if (r.type == kCmdDisc) return 0;
   if (r.type == kCmdFlush) return (r.offset == 0 && r.length == 0) ? 0 : kEinval;
   if (r.type == kCmdBlockStatus &&
-      (!state.structured_replies || !state.base_allocation))
+      (!state.structured_replies || !(state.base_allocation || state.layer_context)))
     return kEinval;
 
   const bool is_write = IsWriteCommand(r.type);

@@ -15,6 +15,7 @@ struct ExportState {
   bool read_only = false;
   bool structured_replies = false;
   bool base_allocation = false;  // base:allocation selected
+  bool layer_context = false;    // layerdisk:layer selected
 };
 
 // Returns 0 if the request may run, else the NBD error to reply with.
