@@ -84,6 +84,9 @@ TEST(RequestValidation, FlagsAndCommands) {
   s = Writable();
   s.base_allocation = false;
   EXPECT_EQ(ValidateRequest(Req(kCmdBlockStatus, 0, 512), s), kEinval);
+  // layerdisk:layer alone is a context to answer for.
+  s.layer_context = true;
+  EXPECT_EQ(ValidateRequest(Req(kCmdBlockStatus, 0, 512), s), 0u);
 }
 
 TEST(RequestValidation, ReadOnly) {
