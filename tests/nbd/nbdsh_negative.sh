@@ -2,7 +2,7 @@
 # nbdsh against `layerdisk serve`: errors the server must return (out of
 # range, zero length, unknown flags, writes to a snapshot or layer, unknown
 # export), structured reads with hole chunks, block status (also over a
-# layer with holes), and simple replies.
+# layer with holes), simple replies, and the meta contexts listed.
 . "$(dirname "$0")/functions.sh"
 requires nbdsh
 requires_python_libnbd
@@ -176,7 +176,7 @@ o.opt_info()
 assert o.get_size() == 16 * M and o.is_read_only()
 contexts = []
 o.opt_list_meta_context(lambda name: contexts.append(name) or 0)
-assert contexts == ["base:allocation"], contexts
+assert contexts == ["base:allocation", "layerdisk:layer"], contexts
 o.set_export_name("nosuch")
 expect_err(lambda: o.opt_info(), errno.ENOENT, "info on unknown export")
 o.set_export_name("disk")
