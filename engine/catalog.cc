@@ -105,6 +105,7 @@ std::string EncodeLayer(const LayerRecord& r) {
   out.push_back(r.opaque ? 1 : 0);
   PutVarint64(&out, r.parent);
   PutLengthPrefixed(&out, r.image_id);
+  out.push_back(r.fetching ? 1 : 0);
   return Seal('L', std::move(out));
 }
 
@@ -122,6 +123,12 @@ absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v) {
   // ignore these trailing fields.
   if (!d.done() && (!d.GetVarint64(&r.parent) || !d.GetLengthPrefixed(&r.image_id)))
     return Malformed("layer");
+  // Records written before lazy replication end here.
+  std::string_view fetching;
+  if (!d.done()) {
+    if (!d.GetBytes(1, &fetching)) return Malformed("layer");
+    r.fetching = fetching[0] != 0;
+  }
   uint8_t kind = flags[0], state = flags[1];
   if (kind < 1 || kind > 2 || state > 2) return Malformed("layer");
   r.kind = static_cast<LayerKind>(kind);

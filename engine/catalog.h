@@ -59,6 +59,11 @@ struct LayerRecord {
   // Optional trailing fields (absent in records written before them):
   uint64_t parent = 0;   // a delta layer's parent layer id; 0 for none
   std::string image_id;  // identifier of the imported image (VHD/VHDX UUID)
+  // Optional trailing field (absent in records written before it): a sealed
+  // layer replicated lazily (branch cache mode). Its map is whole, but the
+  // store may lack some of the chunks it names, and the map holds no chunk
+  // references until the fetch completes (docs/format-store.md).
+  bool fetching = false;
 };
 
 struct VolumeRecord {

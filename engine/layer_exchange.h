@@ -17,6 +17,7 @@
 #include "dedupe/chunk_store.h"
 #include "engine/store.h"
 #include "layers/map_segment.h"
+#include "layers/missing_chunk_source.h"
 
 namespace layerdisk {
 
@@ -80,6 +81,29 @@ class LayerExchange {
   // it names is not stored. `origin` becomes the source "replicate:ORIGIN".
   virtual absl::StatusOr<LayerInfo> CommitLayerManifest(const LayerManifest& m,
                                                         const std::string& origin) = 0;
+
+  // --- lazy replication (branch cache mode, docs/replication.md) ---
+  // Makes `m` a live layer at once, before its chunks are here: the same
+  // checks and atomic commit as CommitLayerManifest, but the layer is marked
+  // fetching and its map holds no chunk references yet. Its parent may be
+  // fetching too. Reads of chunks it lacks go to the MissingChunkSource.
+  // DataLoss when the manifest does not match its identity over the local
+  // parent (the receiver could not check it while that parent is fetching).
+  virtual absl::StatusOr<LayerInfo> BeginFetchingLayer(const LayerManifest& m,
+                                                       const std::string& origin) = 0;
+  // The distinct chunks the fetching layer `name` maps that the store lacks
+  // (FailedPrecondition when it is complete).
+  virtual absl::StatusOr<std::vector<ChunkName>> MissingChunks(const std::string& name) = 0;
+  // Once every chunk is here: adds the map's references and clears the
+  // flag in one atomic commit. FailedPrecondition naming the count while
+  // chunks are missing; DataLoss when a GC removed one meanwhile (fetch the
+  // missing chunks again, then retry). A complete layer is simply described.
+  virtual absl::StatusOr<LayerInfo> CompleteFetchingLayer(const std::string& name) = 0;
+  // Names of the layers still fetching, parents before their deltas.
+  virtual absl::StatusOr<std::vector<std::string>> FetchingLayers() = 0;
+  // Where reads of fetching layers get missing chunks (for layers opened
+  // from now on); null: such reads are Unavailable.
+  virtual void SetMissingChunkSource(std::shared_ptr<MissingChunkSource> source) = 0;
 };
 
 // The exchange of a store opened in this process; null for a remote store.

@@ -203,8 +203,11 @@ absl::StatusOr<std::shared_ptr<const LayerView>> StoreImpl::LoadLayer(uint64_t i
   if (!rec.ok()) return rec.status();
   std::shared_ptr<const LayerView> view;
   if (rec->kind == LayerKind::kSealed) {
-    ASSIGN_OR_RETURN(view, SealedLayer::Load(db_.get(), maps_, chunks_.get(), id,
-                                             chunk_size(), rec->size, rec->opaque));
+    ASSIGN_OR_RETURN(std::shared_ptr<SealedLayer> sealed,
+                     SealedLayer::Load(db_.get(), maps_, chunks_.get(), id, chunk_size(),
+                                       rec->size, rec->opaque));
+    if (rec->fetching) sealed->FetchMissingFrom(missing_source_, rec->name);
+    view = std::move(sealed);
   } else {
     ASSIGN_OR_RETURN(view, OpenHead(id));
   }
@@ -344,7 +347,14 @@ absl::Status StoreImpl::SealFrozenHead(uint64_t id) {
 }
 
 absl::Status StoreImpl::DeleteLayerData(uint64_t id) {
-  RETURN_IF_ERROR(DeleteLayerMap(db_.get(), maps_, chunks_.get(), id));
+  bool holds_references = true;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<LayerRecord> rec = catalog().Layer(id);
+    // A layer still fetching never added its map's references.
+    if (rec.ok()) holds_references = !rec->fetching;
+  }
+  RETURN_IF_ERROR(DeleteLayerMap(db_.get(), maps_, chunks_.get(), id, holds_references));
   absl::MutexLock lock(&mu_);
   absl::StatusOr<LayerRecord> rec = catalog().Layer(id);
   if (absl::IsNotFound(rec.status())) return absl::OkStatus();

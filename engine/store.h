@@ -57,6 +57,11 @@ struct LayerInfo {
   std::string source;   // "import:FILE" or "seal:VOLUME"
   std::string parent;   // a delta layer's parent layer; empty for whole disks
   std::string image_id; // the imported image's identifier (VHD/VHDX UUID), if any
+  // Replicated lazily and still fetching: some chunks are not here yet
+  // (docs/replication.md, "Branch cache mode").
+  bool fetching = false;
+  uint64_t fetch_chunks = 0;    // while fetching: distinct chunks its map names
+  uint64_t fetched_chunks = 0;  // while fetching: how many of them are here
 };
 
 struct VolumeInfo {

@@ -88,7 +88,7 @@ class StoreExchange final : public LayerExchange {
   absl::StatusOr<LayerManifest> ExportLayerManifest(const std::string& name) override {
     absl::MutexLock lock(&s_->mu_);
     ASSIGN_OR_RETURN(LayerRecord rec, s_->FindNamedLayer(name));
-    return ExportLocked(rec);
+    return ExportLocked(rec, /*allow_fetching=*/false);
   }
 
   absl::StatusOr<std::vector<LayerInfo>> ListLayers() override { return s_->ListLayers(); }
@@ -115,19 +115,58 @@ class StoreExchange final : public LayerExchange {
   }
 
   absl::StatusOr<LayerInfo> CommitLayerManifest(const LayerManifest& m,
-                                                const std::string& origin) override;
+                                                const std::string& origin) override {
+    return CommitManifest(m, origin, /*lazy=*/false);
+  }
+
+  absl::StatusOr<LayerInfo> BeginFetchingLayer(const LayerManifest& m,
+                                               const std::string& origin) override {
+    return CommitManifest(m, origin, /*lazy=*/true);
+  }
+
+  absl::StatusOr<std::vector<ChunkName>> MissingChunks(const std::string& name) override {
+    absl::MutexLock lock(&s_->mu_);
+    ASSIGN_OR_RETURN(LayerRecord rec, s_->FindNamedLayer(name));
+    return s_->MissingChunksOf(rec);
+  }
+
+  absl::StatusOr<LayerInfo> CompleteFetchingLayer(const std::string& name) override {
+    return s_->CompleteFetching(name);
+  }
+
+  absl::StatusOr<std::vector<std::string>> FetchingLayers() override {
+    return s_->FetchingLayerNames();
+  }
+
+  void SetMissingChunkSource(std::shared_ptr<MissingChunkSource> source) override {
+    s_->SetMissingChunkSource(std::move(source));
+  }
 
  private:
+  // A layer from a manifest: complete (every chunk here, references added
+  // as the map is written), or lazy (marked fetching, the map written
+  // without references, chunks to come).
+  absl::StatusOr<LayerInfo> CommitManifest(const LayerManifest& m, const std::string& origin,
+                                           bool lazy);
+  // Writes a fetching layer's map as is: it holds no references.
+  absl::Status WriteMapWithoutReferences(uint64_t id, const LayerManifest& m);
+  // The manifest of `rec`. A layer still fetching (or over one) is refused
+  // unless allow_fetching: it cannot be replicated onward until complete.
   // REQUIRES: s_->mu_ held.
-  absl::StatusOr<LayerManifest> ExportLocked(const LayerRecord& rec);
+  absl::StatusOr<LayerManifest> ExportLocked(const LayerRecord& rec, bool allow_fetching);
 
   StoreImpl* const s_;
 };
 
-absl::StatusOr<LayerManifest> StoreExchange::ExportLocked(const LayerRecord& rec) {
+absl::StatusOr<LayerManifest> StoreExchange::ExportLocked(const LayerRecord& rec,
+                                                          bool allow_fetching) {
   if (rec.kind != LayerKind::kSealed || rec.state != LayerState::kLive)
     return absl::FailedPreconditionError(
         absl::StrFormat("layer '%s' is not sealed yet", rec.name));
+  if (rec.fetching && !allow_fetching)
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "layer '%s' is still being fetched from upstream; it can be replicated once "
+        "complete", rec.name));
   LayerManifest m;
   m.name = rec.name;
   m.size = rec.size;
@@ -140,7 +179,7 @@ absl::StatusOr<LayerManifest> StoreExchange::ExportLocked(const LayerRecord& rec
     ASSIGN_OR_RETURN(LayerRecord parent, s_->catalog().Layer(rec.parent));
     // The parent's own manifest is read only for its identity: the chain
     // is short (a delta over a whole disk) and this keeps one definition.
-    ASSIGN_OR_RETURN(LayerManifest pm, ExportLocked(parent));
+    ASSIGN_OR_RETURN(LayerManifest pm, ExportLocked(parent, allow_fetching));
     m.parent = parent.name;
     parent_identity = pm.identity;
   }
@@ -166,8 +205,24 @@ absl::StatusOr<LayerManifest> StoreExchange::ExportLocked(const LayerRecord& rec
   return m;
 }
 
-absl::StatusOr<LayerInfo> StoreExchange::CommitLayerManifest(const LayerManifest& m,
-                                                             const std::string& origin) {
+absl::Status StoreExchange::WriteMapWithoutReferences(uint64_t id, const LayerManifest& m) {
+  constexpr size_t kSegmentsPerCommit = 16;
+  rocksdb::WriteBatch batch;
+  for (const ManifestSegment& seg : m.segments) {
+    batch.Put(s_->maps_, MapKey(id, seg.index), EncodeMapSegment(id, seg.index, seg.map));
+    if (batch.Count() == kSegmentsPerCommit) {
+      RETURN_IF_ERROR(FromRocks(s_->db_->Write(rocksdb::WriteOptions(), &batch),
+                                "write layer map"));
+      batch.Clear();
+    }
+  }
+  // Unsynced, as a LayerWriter's: the final synced catalog commit orders after.
+  return FromRocks(s_->db_->Write(rocksdb::WriteOptions(), &batch), "write layer map");
+}
+
+absl::StatusOr<LayerInfo> StoreExchange::CommitManifest(const LayerManifest& m,
+                                                        const std::string& origin,
+                                                        bool lazy) {
   RETURN_IF_ERROR(ValidateManifest(m));
   if (m.block_size != s_->chunk_size())
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -185,14 +240,18 @@ absl::StatusOr<LayerInfo> StoreExchange::CommitLayerManifest(const LayerManifest
         return absl::FailedPreconditionError(absl::StrFormat(
             "layer '%s' is a delta over '%s', which this store lacks", m.name, m.parent));
       if (!parent.ok()) return parent.status();
-      ASSIGN_OR_RETURN(LayerManifest pm, ExportLocked(*parent));
+      // A parent still fetching reads the same once complete: its identity
+      // is its manifest's.
+      ASSIGN_OR_RETURN(LayerManifest pm, ExportLocked(*parent, /*allow_fetching=*/true));
       parent_identity = pm.identity;
       rec.parent = parent->id;
     }
     if (ManifestIdentity(m, parent_identity) != m.identity)
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "the manifest of layer '%s' does not match its identity%s", m.name,
-          m.parent.empty() ? "" : " over the local parent layer (different content?)"));
+      return absl::Status(
+          lazy ? absl::StatusCode::kDataLoss : absl::StatusCode::kFailedPrecondition,
+          absl::StrFormat(
+              "the manifest of layer '%s' does not match its identity%s", m.name,
+              m.parent.empty() ? "" : " over the local parent layer (different content?)"));
     rocksdb::WriteBatch batch;
     rec.id = s_->AllocateId(&batch);
     rec.name = m.name;
@@ -203,9 +262,31 @@ absl::StatusOr<LayerInfo> StoreExchange::CommitLayerManifest(const LayerManifest
     rec.source = "replicate:" + origin;
     rec.image_id = m.image_id;
     rec.opaque = m.opaque;
+    // Set from the first record on: a crash before the commit leaves a
+    // kWriting layer whose removal must not drop references it never took.
+    rec.fetching = lazy;
     batch.Put(LayerKey(rec.id), EncodeLayer(rec));
     RETURN_IF_ERROR(s_->Commit(&batch));
     s_->importing_.insert(m.name);
+  }
+  if (lazy) {
+    absl::Status st = WriteMapWithoutReferences(rec.id, m);
+    absl::MutexLock lock(&s_->mu_);
+    s_->importing_.erase(m.name);
+    rocksdb::WriteBatch batch;
+    if (st.ok()) {
+      rec.state = LayerState::kLive;
+      rec.data_blocks = m.data_blocks;
+      batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+      batch.Put(LayerNameKey(m.name), EncodeId(rec.id));
+      st = s_->Commit(&batch);
+      if (st.ok()) return s_->DescribeLayer(rec);
+      batch.Clear();
+    }
+    rec.state = LayerState::kDeleting;
+    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+    if (s_->Commit(&batch).ok()) s_->Enqueue(StoreImpl::TaskKind::kDelete, rec.id);
+    return st;
   }
   LayerWriter writer(s_->db_.get(), s_->maps_, s_->chunks_.get(), rec.id, s_->chunk_size());
   absl::Status st;

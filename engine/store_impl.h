@@ -20,6 +20,7 @@
 #include "engine/volume.h"
 #include "layers/head.h"
 #include "layers/merged_index.h"
+#include "layers/missing_chunk_source.h"
 #include "rocksdb/db.h"
 
 namespace layerdisk {
@@ -143,6 +144,9 @@ class StoreImpl final : public Store {
       const std::function<void(rocksdb::WriteBatch*)>& extra)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   LayerInfo DescribeLayer(const LayerRecord& rec);
+  // A fetching layer's progress: distinct chunks named, and those here.
+  void DescribeFetchProgress(const LayerRecord& rec, LayerInfo* info)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- comparing (store_diff.cc) ---
   // The device's Volume object (volume, snapshot or layer). REQUIRES: mu_ not held.
@@ -176,6 +180,16 @@ class StoreImpl final : public Store {
   absl::StatusOr<bool> CompactOnePair();
   absl::Status Recover();
 
+  // --- layers still fetching (branch cache mode, store_fetching.cc) ---
+  // The distinct chunks a fetching layer maps that the store lacks.
+  absl::StatusOr<std::vector<ChunkName>> MissingChunksOf(const LayerRecord& rec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the complete map's references and clears the flag, atomically.
+  absl::StatusOr<LayerInfo> CompleteFetching(const std::string& name);
+  // Names of the live layers still fetching, parents first.
+  absl::StatusOr<std::vector<std::string>> FetchingLayerNames();
+  void SetMissingChunkSource(std::shared_ptr<MissingChunkSource> source);
+
   const std::string dir_;
   const StoreOptions options_;
   Env* const env_;
@@ -200,6 +214,9 @@ class StoreImpl final : public Store {
   // finished persisting: blocks written just before would read as holes.
   std::map<uint64_t, std::weak_ptr<Head>> open_heads_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> importing_ ABSL_GUARDED_BY(mu_);
+  // Where reads of layers still fetching get their missing chunks
+  // (branch cache mode; installed through LayerExchange).
+  std::shared_ptr<MissingChunkSource> missing_source_ ABSL_GUARDED_BY(mu_);
   std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

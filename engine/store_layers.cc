@@ -45,6 +45,7 @@ LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) {
     absl::StatusOr<LayerRecord> parent = catalog().Layer(rec.parent);
     info.parent = parent.ok() ? parent->name : absl::StrFormat("#%d", rec.parent);
   }
+  if (rec.fetching) DescribeFetchProgress(rec, &info);
   return info;
 }
 

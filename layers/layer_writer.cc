@@ -113,7 +113,7 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
 }
 
 absl::Status DeleteLayerMap(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,
-                            ChunkStore* chunks, uint64_t id) {
+                            ChunkStore* chunks, uint64_t id, bool holds_references) {
   constexpr int kSegmentsPerCommit = 16;
   std::string begin = MapKey(id, 0), end = MapKey(id + 1, 0);
   rocksdb::Slice upper(end);
@@ -125,7 +125,7 @@ absl::Status DeleteLayerMap(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,
   for (it->Seek(begin); it->Valid(); it->Next()) {
     uint64_t layer_id, segment;
     std::string_view key(it->key().data(), it->key().size());
-    if (ParseMapKey(key, &layer_id, &segment)) {
+    if (holds_references && ParseMapKey(key, &layer_id, &segment)) {
       absl::StatusOr<MapSegment> seg = DecodeMapSegment(
           id, segment, {it->value().data(), it->value().size()});
       // A damaged segment's references cannot be known: it is removed, and

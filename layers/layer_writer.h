@@ -71,8 +71,10 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
 // Deletes layer `id`'s map segments and drops their chunk references, a few
 // segments per atomic commit (each commit consistent on its own, so a crash
 // midway leaves a smaller, still-consistent map that a retry finishes).
+// `holds_references` false: a map that holds none (a layer still fetching)
+// is deleted without touching any count.
 absl::Status DeleteLayerMap(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,
-                            ChunkStore* chunks, uint64_t id);
+                            ChunkStore* chunks, uint64_t id, bool holds_references = true);
 
 }  // namespace layerdisk
 

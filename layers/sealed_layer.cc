@@ -1,10 +1,20 @@
 #include "layers/sealed_layer.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "dedupe/rocks_status.h"
 
 namespace layerdisk {
+
+namespace {
+// Blocks past a read whose missing chunks join its fetch: a guest reading
+// sequentially then waits for upstream once per 256 KiB, not per request.
+constexpr uint64_t kReadAheadBlocks = 64;
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<SealedLayer>> SealedLayer::Load(
     rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps, ChunkStore* chunks,
@@ -60,7 +70,57 @@ absl::Status SealedLayer::ReadData(uint64_t first, absl::Span<char> out) const {
     if (bad != damaged_.end()) return bad->second;
     return absl::InternalError(absl::StrFormat("block %d is not data in layer %d", block, id_));
   }
+  if (fetching_) RETURN_IF_ERROR(FetchMissing(first, count));
   return chunks_->ReadMany(names, block_size_, out);
+}
+
+std::vector<ChunkName> SealedLayer::DistinctNames() const {
+  absl::flat_hash_set<ChunkName> seen;
+  std::vector<ChunkName> out;
+  for (const auto& [index, seg] : segments_)
+    for (const ChunkName& n : seg.names)
+      if (seen.insert(n).second) out.push_back(n);
+  return out;
+}
+
+void SealedLayer::FetchMissingFrom(std::shared_ptr<MissingChunkSource> source,
+                                   std::string name) {
+  fetching_ = true;
+  source_ = std::move(source);
+  name_ = std::move(name);
+}
+
+absl::Status SealedLayer::FetchMissing(uint64_t first, size_t count) const {
+  const uint64_t end_block =
+      std::min(first + count + kReadAheadBlocks, (size_ + block_size_ - 1) / block_size_);
+  std::vector<ChunkName> wanted;
+  absl::flat_hash_set<ChunkName> seen;
+  size_t requested = 0;  // wanted[0, requested) are the read's own chunks
+  for (uint64_t block = first; block < end_block; ++block) {
+    if (block == first + count) requested = wanted.size();
+    const ChunkName* name = NameOf(block);
+    if (name != nullptr && seen.insert(*name).second) wanted.push_back(*name);
+  }
+  if (end_block <= first + count) requested = wanted.size();
+  ASSIGN_OR_RETURN(std::vector<bool> present, chunks_->Contains(wanted));
+  std::vector<ChunkName> missing;
+  size_t missing_requested = 0;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (present[i]) continue;
+    missing.push_back(wanted[i]);
+    if (i < requested) ++missing_requested;
+  }
+  // Read-ahead rides along with a fetch the read needs anyway; alone it
+  // would only add upstream's latency to a read that has its chunks.
+  if (missing_requested == 0) return absl::OkStatus();
+  if (source_ == nullptr)
+    return absl::UnavailableError(absl::StrFormat(
+        "layer '%s' is still being fetched and this store has no upstream to fetch "
+        "its missing chunks from (layerdisk serve --upstream)", name_));
+  absl::Status fetched = source_->Fetch(name_, missing);
+  if (fetched.ok() || missing.size() == missing_requested) return fetched;
+  // A bad read-ahead chunk rejects its whole batch: retry the read's own.
+  return source_->Fetch(name_, absl::MakeConstSpan(missing).subspan(0, missing_requested));
 }
 
 void SealedLayer::ForEachSegment(

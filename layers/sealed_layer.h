@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "dedupe/chunk_store.h"
 #include "layers/layer_view.h"
+#include "layers/missing_chunk_source.h"
 #include "rocksdb/db.h"
 
 namespace layerdisk {
@@ -33,8 +34,17 @@ class SealedLayer final : public LayerView {
   }
   uint64_t data_blocks() const override { return data_blocks_; }
 
+  // Each chunk its map names, once.
+  std::vector<ChunkName> DistinctNames() const;
   // The chunk name of a kData block; nullptr if absent, zero or damaged.
   const ChunkName* NameOf(uint64_t block) const;
+  // Marks the layer as still being replicated lazily: before a read, the
+  // chunks it needs that the store lacks (and a little read-ahead) are
+  // fetched from `source` under the layer's `name`, in one exchange. With a
+  // null source such reads are Unavailable. Call before sharing the layer.
+  void FetchMissingFrom(std::shared_ptr<MissingChunkSource> source, std::string name);
+  bool fetching() const { return fetching_; }
+
   // Segments that failed to decode, with why.
   const std::map<uint64_t, absl::Status>& damaged() const { return damaged_; }
 
@@ -42,6 +52,10 @@ class SealedLayer final : public LayerView {
   SealedLayer(ChunkStore* chunks, uint64_t id, uint32_t block_size, uint64_t size,
               bool opaque)
       : chunks_(chunks), id_(id), block_size_(block_size), size_(size), opaque_(opaque) {}
+
+  // Fetches the missing chunks of blocks [first, first + count) and of the
+  // read-ahead after them.
+  absl::Status FetchMissing(uint64_t first, size_t count) const;
 
   ChunkStore* const chunks_;
   const uint64_t id_;
@@ -51,6 +65,9 @@ class SealedLayer final : public LayerView {
   std::map<uint64_t, MapSegment> segments_;
   std::map<uint64_t, absl::Status> damaged_;
   uint64_t data_blocks_ = 0;
+  bool fetching_ = false;
+  std::shared_ptr<MissingChunkSource> source_;
+  std::string name_;
 };
 
 }  // namespace layerdisk

@@ -47,6 +47,14 @@ class Receiver {
   // size, with the longest name prefix in common (os-v1 for os-v2). The
   // peer uses it only if it holds the same content under that name.
   std::optional<LayerManifest> ChooseBase(const LayerManifest& header);
+  // Commits `m` as a fetching layer (branch cache mode). The store checks
+  // the identity over the local parent, fetching or not.
+  absl::Status BeginLazy(const LayerManifest& m) {
+    RETURN_IF_ERROR(local_.BeginFetchingLayer(m, options_.origin).status());
+    result_.layers_created.push_back(m.name);
+    result_.logical_bytes += m.data_blocks * m.block_size;
+    return absl::OkStatus();
+  }
   // Fetches and stores the chunks of `names` the store lacks.
   absl::Status FetchLacking(const LayerManifest& m, const std::vector<ChunkName>& names);
 
@@ -95,6 +103,11 @@ absl::StatusOr<std::vector<LayerManifest>> Receiver::MissingChain(const std::str
           "layer '%s' exists here with other content than the peer's (identity %s here, %s "
           "there); delete or rename it to replicate",
           name, ShortHex(here->identity), ShortHex(header.identity)));
+    }
+    if (options_.lazy && absl::IsFailedPrecondition(here.status())) {
+      // Already being fetched here (its prefetch completes it).
+      ASSIGN_OR_RETURN(std::vector<std::string> fetching, local_.FetchingLayers());
+      if (std::count(fetching.begin(), fetching.end(), name)) break;
     }
     if (!absl::IsNotFound(here.status())) return here.status();
     for (const LayerManifest& seen : chain)
@@ -163,13 +176,17 @@ absl::Status Receiver::CopyLayer(const LayerManifest& header) {
   RETURN_IF_ERROR(ValidateManifest(m));
   std::string parent_identity;
   if (!m.parent.empty()) {
-    ASSIGN_OR_RETURN(LayerManifest parent, local_.ExportLayerManifest(m.parent));
-    parent_identity = parent.identity;
+    absl::StatusOr<LayerManifest> parent = local_.ExportLayerManifest(m.parent);
+    if (options_.lazy && absl::IsFailedPrecondition(parent.status()))
+      return BeginLazy(m);  // over a parent still fetching: the commit checks
+    RETURN_IF_ERROR(parent.status());
+    parent_identity = parent->identity;
   }
   if (ManifestIdentity(m, parent_identity) != m.identity)
     return absl::DataLossError(absl::StrFormat(
         "the peer's manifest of layer '%s' does not match its identity (damaged or forged)",
         m.name));
+  if (options_.lazy) return BeginLazy(m);
   absl::flat_hash_set<ChunkName> unique;
   std::vector<ChunkName> names;
   for (const ManifestSegment& s : m.segments)

@@ -29,6 +29,11 @@ struct ReplicateOptions {
   size_t batch_chunks = 0; // names per fetch request; 0: about 1 MiB of blocks
   // Keep the average wire rate at or under this (a branch office link); 0: no limit.
   uint64_t max_bytes_per_second = 0;
+  // Branch cache mode: commit the missing layers at once as fetching
+  // (LayerExchange::BeginFetchingLayer) and fetch no chunks; a prefetch
+  // (replication/prefetch.h) completes them. A layer already fetching here
+  // counts as present.
+  bool lazy = false;
 };
 
 struct ReplicateResult {

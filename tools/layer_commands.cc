@@ -1,4 +1,5 @@
 // `layerdisk layer ...`: import, list, show, delete, seal.
+#include <algorithm>
 #include <memory>
 
 #include "absl/strings/str_format.h"
@@ -14,6 +15,12 @@
 namespace layerdisk {
 namespace {
 
+// "complete", or the progress of a lazy replication.
+std::string FetchState(const LayerInfo& l) {
+  if (!l.fetching) return "complete";
+  return absl::StrFormat("fetching (%d of %d chunks here)", l.fetched_chunks, l.fetch_chunks);
+}
+
 std::string DescribeLayerText(const LayerInfo& l) {
   return absl::StrFormat(
       "layer %s\n"
@@ -24,11 +31,12 @@ std::string DescribeLayerText(const LayerInfo& l) {
       "  source    %s\n"
       "  parent    %s\n"
       "  image id  %s\n"
+      "  chunks    %s\n"
       "  created   %s\n",
       l.name, l.id, FormatSize(l.size), l.size, FormatSize(l.logical_bytes),
       l.sealed ? "yes" : "no (sealing)", l.source,
       l.parent.empty() ? "none (a whole disk)" : l.parent,
-      l.image_id.empty() ? "-" : l.image_id, FormatUnixTime(l.created_unix));
+      l.image_id.empty() ? "-" : l.image_id, FetchState(l), FormatUnixTime(l.created_unix));
 }
 
 absl::Status List(CliContext& ctx) {
@@ -37,11 +45,16 @@ absl::Status List(CliContext& ctx) {
   nlohmann::json doc = nlohmann::json::array();
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "SIZE", "DATA", "PARENT", "CREATED", "SOURCE"}};
+  // The CHUNKS column appears only while some layer is still fetching.
+  const bool any_fetching = std::any_of(layers.begin(), layers.end(),
+                                        [](const LayerInfo& l) { return l.fetching; });
+  if (any_fetching) rows[0].push_back("CHUNKS");
   for (const LayerInfo& l : layers) {
     doc.push_back(ToJson(l));
     rows.push_back({l.name, FormatSize(l.size), FormatSize(l.logical_bytes),
                     l.parent.empty() ? "-" : l.parent, FormatUnixTime(l.created_unix),
                     l.source});
+    if (any_fetching) rows.back().push_back(FetchState(l));
   }
   Emit(ctx.json, {{"layers", doc}},
        layers.empty() ? "no layers" : FormatTable(rows));

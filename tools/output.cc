@@ -67,7 +67,10 @@ nlohmann::json ToJson(const LayerInfo& layer) {
           {"sealed", layer.sealed},
           {"source", layer.source},
           {"parent", layer.parent},
-          {"image_id", layer.image_id}};
+          {"image_id", layer.image_id},
+          {"fetching", layer.fetching},
+          {"fetch_chunks", layer.fetch_chunks},
+          {"fetched_chunks", layer.fetched_chunks}};
 }
 
 nlohmann::json ToJson(const VolumeInfo& volume) {

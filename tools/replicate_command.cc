@@ -7,8 +7,12 @@
 // store must not be owned by a running `layerdisk serve` (which holds the
 // RocksDB lock); the command says so instead of half-working. A served store
 // takes part as the other side: it is pulled from, or pushed to
-// (serve --grpc-accept-push).
+// (serve --grpc-accept-push). The exception is a pull into a store whose
+// server runs with --upstream (branch cache mode): the server pulls lazily
+// itself, asked over the control socket.
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "common/size_parse.h"
@@ -19,6 +23,8 @@
 #include "replication/pusher.h"
 #include "replication/receiver.h"
 #include "tools/cli_context.h"
+#include "tools/control/control_service.h"
+#include "tools/control/grpc_status.h"
 #include "tools/control/store_connect.h"
 #include "tools/output.h"
 #include "tools/progress.h"
@@ -31,7 +37,17 @@ struct ReplicateFlags {
   std::string peer;  // HOST:PORT
   PeerSecurity security;
   std::string bwlimit;  // a size per second, "4M"; empty: no limit
+  bool wait = false;    // through a server: wait until the layers are complete
 };
+
+// The --bwlimit rate; 0 when unset.
+absl::StatusOr<uint64_t> BandwidthLimit(const ReplicateFlags& flags) {
+  if (flags.bwlimit.empty()) return 0;
+  ASSIGN_OR_RETURN(uint64_t rate, ParseSize(flags.bwlimit));
+  if (rate == 0)
+    return absl::InvalidArgumentError("--bwlimit must be more than 0 bytes per second");
+  return rate;
+}
 
 void Report(const CliContext& ctx, const std::string& layer, const std::string& peer,
             const ReplicateResult& r) {
@@ -90,7 +106,68 @@ absl::Status Push(const CliContext& ctx, const ReplicateFlags& flags) {
   return absl::OkStatus();
 }
 
+// Waits until none of `layers` is fetching any more, drawing their progress.
+absl::Status WaitForLayers(const CliContext& ctx, const std::vector<std::string>& layers,
+                           const std::string& label) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
+  ProgressBar bar(label);
+  while (true) {
+    uint64_t done = 0, total = 0;
+    bool fetching = false;
+    for (const std::string& name : layers) {
+      ASSIGN_OR_RETURN(LayerInfo info, store->GetLayer(name));
+      fetching |= info.fetching;
+      done += info.fetching ? info.fetched_chunks : 1;
+      total += info.fetching ? info.fetch_chunks : 1;
+    }
+    bar.Update(done, total);
+    if (!fetching) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// Branch cache mode: the server owning the store pulls lazily from its
+// upstream; the layers are usable as soon as this returns. The server's
+// --upstream-* options secure that link: this command's --tls-* and
+// --insecure are not used.
+absl::Status PullThroughServer(const CliContext& ctx, const ReplicateFlags& flags) {
+  v1::PullRequest req;
+  req.set_layer(flags.layer);
+  req.set_from(flags.peer);
+  ASSIGN_OR_RETURN(uint64_t rate, BandwidthLimit(flags));
+  req.set_bwlimit(rate);
+  auto channel = grpc::CreateChannel("unix:" + ControlSocketPath(ctx.store_dir),
+                                     grpc::InsecureChannelCredentials());
+  std::unique_ptr<v1::Control::Stub> stub = v1::Control::NewStub(channel);
+  grpc::ClientContext call;
+  v1::PullReply rep;
+  RETURN_IF_ERROR(FromGrpc(stub->PullLayer(&call, req, &rep)));
+  ReplicateResult r;
+  r.layers_created.assign(rep.layers_created().begin(), rep.layers_created().end());
+  r.up_to_date = rep.up_to_date();
+  r.logical_bytes = rep.logical_bytes();
+  r.wire_bytes = rep.wire_bytes();
+  r.seconds = rep.seconds();
+  if (flags.wait) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<std::string> layers = r.layers_created;
+    if (layers.empty()) layers.push_back(flags.layer);
+    RETURN_IF_ERROR(WaitForLayers(ctx, layers, "fetch " + flags.layer));
+    r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  Report(ctx, flags.layer, rep.upstream(), r);
+  return absl::OkStatus();
+}
+
 absl::Status Pull(const CliContext& ctx, const ReplicateFlags& flags) {
+  if (ServerAnswers(ctx.store_dir)) return PullThroughServer(ctx, flags);
+  if (flags.peer.empty())
+    return absl::InvalidArgumentError(
+        "--from HOST:PORT is needed (or a `layerdisk serve --upstream` owning the store)");
+  if (flags.wait)
+    return absl::InvalidArgumentError(
+        "--wait is for a pull through a server in branch cache mode; a direct pull "
+        "always completes before it returns");
   std::unique_ptr<Store> store;
   std::unique_ptr<LayerExchange> local;
   RETURN_IF_ERROR(OpenLocal(
@@ -103,11 +180,7 @@ absl::Status Pull(const CliContext& ctx, const ReplicateFlags& flags) {
   ReplicateOptions options;
   options.origin = flags.peer + "/" + flags.layer;
   options.progress = bar.Callback();
-  if (!flags.bwlimit.empty()) {
-    ASSIGN_OR_RETURN(options.max_bytes_per_second, ParseSize(flags.bwlimit));
-    if (options.max_bytes_per_second == 0)
-      return absl::InvalidArgumentError("--bwlimit must be more than 0 bytes per second");
-  }
+  ASSIGN_OR_RETURN(options.max_bytes_per_second, BandwidthLimit(flags));
   ASSIGN_OR_RETURN(ReplicateResult result,
                    ReplicateLayer(source, *local, flags.layer, options));
   Report(ctx, flags.layer, flags.peer, result);
@@ -138,11 +211,16 @@ void RegisterReplicateCommands(CLI::App& app, CliContext& ctx) {
       "pull", "Copy LAYER (and the layers below it this store lacks) from a peer's "
               "`layerdisk serve --grpc`");
   pull->add_option("LAYER", pull_flags->layer, "Layer to copy")->required();
-  pull->add_option("--from", pull_flags->peer, "The peer's replication address HOST:PORT")
-      ->required();
+  pull->add_option("--from", pull_flags->peer,
+                   "The peer's replication address HOST:PORT (through a server run with "
+                   "--upstream: optional, and must be that upstream)");
   AddSecurityFlags(pull, pull_flags.get());
   pull->add_option("--bwlimit", pull_flags->bwlimit,
-                   "Average bytes per second on the wire at most (e.g. 20M)");
+                   "Average bytes per second on the wire at most (e.g. 20M; through a "
+                   "server: the background prefetch's)");
+  pull->add_flag("--wait", pull_flags->wait,
+                 "Through a server with --upstream: wait until the layers are complete, "
+                 "with progress (without: return once they are usable)");
   ctx.Bind(pull, [&ctx, pull_flags] { return Pull(ctx, *pull_flags); });
 
   auto push_flags = std::make_shared<ReplicateFlags>();

@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/interval_parse.h"
 #include "common/size_parse.h"
@@ -22,6 +23,8 @@
 #include "nbd-frontend/nbd_server.h"
 #include "nbd-frontend/tls.h"
 #include "replication/access_list.h"
+#include "replication/branch_cache.h"
+#include "replication/grpc_chunk_source.h"
 #include "replication/peer_link.h"
 #include "replication/replication_service.h"
 #include "tools/cli_context.h"
@@ -47,6 +50,9 @@ struct ServeFlags {
   std::string grpc_allow;  // access list file; empty: every peer reads every layer
   std::string min_schedule_interval = "1m";
   std::string chunk_cache = "auto";  // a size, or auto: kAutoChunkCacheShare of RAM
+  std::string upstream;  // branch cache mode: upstream's replication HOST:PORT
+  PeerSecurity upstream_security;
+  std::string upstream_bwlimit;  // the prefetch's default rate; empty: none
 };
 
 // The decompressed-chunk cache is what keeps a boot storm off the
@@ -61,6 +67,60 @@ absl::StatusOr<uint64_t> ChunkCacheBytes(const std::string& flag) {
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
   const uint64_t ram = pages > 0 && page_size > 0 ? uint64_t(pages) * page_size : 0;
   return std::max(StoreOptions().chunk_cache_bytes, ram / kAutoChunkCacheShare);
+}
+
+// Branch cache mode (docs/replication.md): the upstream link, the cache
+// that fetches through it, and how the control API's PullLayer runs.
+struct Upstream {
+  std::unique_ptr<GrpcChunkSource> source;
+  std::shared_ptr<BranchCache> cache;
+};
+
+absl::StatusOr<std::optional<Upstream>> ConnectUpstream(const ServeFlags& flags,
+                                                        LayerExchange* exchange,
+                                                        ControlService* control) {
+  if (flags.upstream.empty()) {
+    if (flags.upstream_security.insecure || !flags.upstream_security.cert_file.empty() ||
+        !flags.upstream_security.key_file.empty() || !flags.upstream_security.ca_file.empty() ||
+        !flags.upstream_bwlimit.empty())
+      return absl::InvalidArgumentError("the --upstream-* options need --upstream HOST:PORT");
+    return std::nullopt;
+  }
+  uint64_t bwlimit = 0;
+  if (!flags.upstream_bwlimit.empty()) {
+    ASSIGN_OR_RETURN(bwlimit, ParseSize(flags.upstream_bwlimit));
+    if (bwlimit == 0)
+      return absl::InvalidArgumentError("--upstream-bwlimit must be more than 0 bytes per second");
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                   ConnectPeer(flags.upstream, flags.upstream_security));
+  Upstream up;
+  up.source = std::make_unique<GrpcChunkSource>(channel, flags.upstream);
+  up.cache = std::make_shared<BranchCache>(exchange, up.source.get(), flags.upstream, bwlimit);
+  exchange->SetMissingChunkSource(up.cache);
+  BranchCache* cache = up.cache.get();
+  GrpcChunkSource* source = up.source.get();
+  const std::string upstream = flags.upstream;
+  control->SetPullHandler([cache, source, upstream, bwlimit](const v1::PullRequest& in,
+                                                              v1::PullReply* out)
+                              -> absl::Status {
+    if (!in.from().empty() && in.from() != upstream)
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "this server's upstream is %s, not %s; it pulls only from its upstream", upstream,
+          in.from()));
+    const uint64_t wire_before = source->wire_bytes();
+    absl::StatusOr<ReplicateResult> r =
+        cache->Pull(in.layer(), in.bwlimit() != 0 ? in.bwlimit() : bwlimit);
+    if (!r.ok()) return r.status();
+    for (const std::string& l : r->layers_created) out->add_layers_created(l);
+    out->set_up_to_date(r->up_to_date);
+    out->set_logical_bytes(r->logical_bytes);
+    out->set_wire_bytes(source->wire_bytes() - wire_before);
+    out->set_seconds(r->seconds);
+    out->set_upstream(upstream);
+    return absl::OkStatus();
+  });
+  return up;
 }
 
 // Null when TLS is off; every inconsistent combination is one clear error.
@@ -142,6 +202,8 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
     replication_options.may_read = access->AsAccessFn();
   }
   ReplicationService replication_service(exchange.get(), replication_options);
+  ASSIGN_OR_RETURN(std::optional<Upstream> upstream,
+                   ConnectUpstream(flags, exchange.get(), &control_service));
   int grpc_port = 0;
   if (!flags.grpc.empty()) {
     ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
@@ -223,8 +285,10 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   if (grpc_port != 0)  // the bound port: --grpc HOST:0 picks a free one
     std::printf("  grpc     %s:%d\n", flags.grpc.substr(0, flags.grpc.rfind(':')).c_str(),
                 grpc_port);
+  if (upstream) std::printf("  upstream %s\n", flags.upstream.c_str());
   std::fflush(stdout);
   snapshot_scheduler.Start();
+  if (upstream) upstream->cache->Start();  // resumes layers still fetching
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -235,6 +299,10 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   if (nbd) nbd->Stop();    // flushes every device that was written
   nbd_server.store(nullptr);
   grpc_server->Shutdown();
+  if (upstream) {
+    upstream->cache->Stop();
+    exchange->SetMissingChunkSource(nullptr);
+  }
   ::unlink(control.c_str());
   if (serve_nbd)
     for (const std::string& a : nbd_options.listen)
@@ -314,6 +382,24 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
                     "Memory for decompressed chunks, e.g. 4G (auto: an eighth of RAM, at "
                     "least 256 MiB)")
       ->capture_default_str();
+  serve->add_option("--upstream", flags->upstream,
+                    "Branch cache mode: pull layers lazily from this upstream's replication "
+                    "service HOST:PORT (replicate pull returns at once; reads fetch missing "
+                    "chunks; a background prefetch completes the copy)");
+  serve->add_flag("--upstream-insecure", flags->upstream_security.insecure,
+                  "Talk to the upstream without TLS (a trusted network, loopback tests)");
+  serve->add_option("--upstream-tls-cert", flags->upstream_security.cert_file,
+                    "Our certificate chain (PEM) for the upstream link")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--upstream-tls-key", flags->upstream_security.key_file,
+                    "Our private key (PEM) for the upstream link")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--upstream-tls-ca", flags->upstream_security.ca_file,
+                    "CA bundle (PEM) the upstream's certificate must chain to")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--upstream-bwlimit", flags->upstream_bwlimit,
+                    "The background prefetch's average bytes per second at most (e.g. 20M), "
+                    "unless a pull's --bwlimit says otherwise");
   ctx.Bind(serve, [&ctx, flags] { return Serve(ctx, *flags); });
 }
 

@@ -143,11 +143,18 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
   rec.opaque = true;
   std::string encoded = EncodeLayer(rec);
   // A record as written before delta layers: no parent varint (1 byte, 0),
-  // no image_id (1 byte, empty), then its checksum.
-  std::string body = encoded.substr(0, encoded.size() - 8 - 2);
-  uint64_t sum = Checksum64(body, kCatalogSeed + static_cast<uint8_t>('L'));
-  std::string legacy = body;
-  for (int i = 0; i < 8; ++i) legacy.push_back(static_cast<char>(sum >> (8 * i)));
+  // no image_id (1 byte, empty), no fetching flag (1 byte), then its checksum.
+  auto without_last = [&](size_t bytes) {
+    std::string body = encoded.substr(0, encoded.size() - 8 - bytes);
+    uint64_t sum = Checksum64(body, kCatalogSeed + static_cast<uint8_t>('L'));
+    for (int i = 0; i < 8; ++i) body.push_back(static_cast<char>(sum >> (8 * i)));
+    return body;
+  };
+  std::string legacy = without_last(3);
+  // One written before lazy replication: parent and image_id, no flag.
+  auto before_fetching = DecodeLayer(without_last(1));
+  ASSERT_TRUE(before_fetching.ok()) << before_fetching.status();
+  EXPECT_FALSE(before_fetching->fetching);
   auto decoded = DecodeLayer(legacy);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->name, "old");
@@ -161,6 +168,9 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
   ASSERT_TRUE(round.ok());
   EXPECT_EQ(round->parent, 3u);
   EXPECT_EQ(round->image_id, "abc");
+  EXPECT_FALSE(round->fetching);
+  rec.fetching = true;
+  EXPECT_TRUE(DecodeLayer(EncodeLayer(rec))->fetching);
 }
 
 }  // namespace

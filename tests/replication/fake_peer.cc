@@ -63,6 +63,22 @@ class LyingExchange final : public LayerExchange {
                                                 const std::string& origin) override {
     return real_->CommitLayerManifest(m, origin);
   }
+  absl::StatusOr<LayerInfo> BeginFetchingLayer(const LayerManifest& m,
+                                               const std::string& origin) override {
+    return real_->BeginFetchingLayer(m, origin);
+  }
+  absl::StatusOr<std::vector<ChunkName>> MissingChunks(const std::string& name) override {
+    return real_->MissingChunks(name);
+  }
+  absl::StatusOr<LayerInfo> CompleteFetchingLayer(const std::string& name) override {
+    return real_->CompleteFetchingLayer(name);
+  }
+  absl::StatusOr<std::vector<std::string>> FetchingLayers() override {
+    return real_->FetchingLayers();
+  }
+  void SetMissingChunkSource(std::shared_ptr<MissingChunkSource> source) override {
+    real_->SetMissingChunkSource(std::move(source));
+  }
 
  private:
   std::unique_ptr<LayerExchange> real_;

@@ -317,4 +317,13 @@ grpc::Status ControlService::Map(grpc::ServerContext*, const v1::MapRequest* in,
   });
 }
 
+grpc::Status ControlService::PullLayer(grpc::ServerContext*, const v1::PullRequest* in,
+                                       v1::PullReply* out) {
+  if (!pull_)
+    return ToGrpc(absl::FailedPreconditionError(
+        "the store's server has no upstream to pull from (run it with --upstream "
+        "HOST:PORT), so stop the server first to pull into the store directly"));
+  return ToGrpc(pull_(*in, out));
+}
+
 }  // namespace layerdisk

@@ -86,6 +86,13 @@ class ControlService final : public v1::Control::Service {
                               v1::StackConflictList* out) override;
   grpc::Status MapLayers(grpc::ServerContext*, const v1::DeviceRequest* in,
                          v1::ProvenanceMap* out) override;
+  grpc::Status PullLayer(grpc::ServerContext*, const v1::PullRequest* in,
+                         v1::PullReply* out) override;
+
+  // Branch cache mode: how the server runs a lazy pull (serve --upstream).
+  // Set before the service is started; unset, PullLayer is refused.
+  using PullFn = std::function<absl::Status(const v1::PullRequest&, v1::PullReply*)>;
+  void SetPullHandler(PullFn pull) { pull_ = std::move(pull); }
 
  private:
   // Devices opened through this API stay open (a volume's writes stay
@@ -102,6 +109,7 @@ class ControlService final : public v1::Control::Service {
   Store* const store_;
   const DisconnectClientsFn disconnect_;
   const std::function<void()> schedules_changed_;
+  PullFn pull_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<BlockDevice>> devices_ ABSL_GUARDED_BY(mu_);
 };

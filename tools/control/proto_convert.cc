@@ -12,12 +12,16 @@ void ToProto(const LayerInfo& in, v1::LayerInfo* out) {
   out->set_source(in.source);
   out->set_parent(in.parent);
   out->set_image_id(in.image_id);
+  out->set_fetching(in.fetching);
+  out->set_fetch_chunks(in.fetch_chunks);
+  out->set_fetched_chunks(in.fetched_chunks);
 }
 
 LayerInfo FromProto(const v1::LayerInfo& in) {
   return LayerInfo{in.name(),         in.id(),     in.size(),   in.logical_bytes(),
                    in.created_unix(), in.sealed(), in.source(), in.parent(),
-                   in.image_id()};
+                   in.image_id(),     in.fetching(), in.fetch_chunks(),
+                   in.fetched_chunks()};
 }
 
 void ToProto(const VolumeInfo& in, v1::VolumeInfo* out) {
