@@ -64,7 +64,7 @@ absl::StatusOr<ReplicateResult> BranchCache::Pull(const std::string& layer,
   options.lazy = true;
   ASSIGN_OR_RETURN(ReplicateResult result, ReplicateLayer(*source_, *local_, layer, options));
   absl::MutexLock lock(&mu_);
-  max_bytes_per_second_ = max_bytes_per_second;
+  if (max_bytes_per_second != 0) max_bytes_per_second_ = max_bytes_per_second;
   wake_ = true;
   return result;
 }

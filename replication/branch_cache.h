@@ -39,8 +39,8 @@ class BranchCache final : public MissingChunkSource {
   void Stop();
 
   // Commits the layers of `layer`'s chain that the store lacks as fetching
-  // and wakes the prefetch; returns at once. `max_bytes_per_second` (0:
-  // unlimited) becomes the prefetch's rate limit.
+  // and wakes the prefetch; returns at once. `max_bytes_per_second`, unless
+  // 0, becomes the prefetch's rate limit from now on (0 keeps the current).
   absl::StatusOr<ReplicateResult> Pull(const std::string& layer,
                                        uint64_t max_bytes_per_second);
 

@@ -217,7 +217,7 @@ void RegisterReplicateCommands(CLI::App& app, CliContext& ctx) {
   AddSecurityFlags(pull, pull_flags.get());
   pull->add_option("--bwlimit", pull_flags->bwlimit,
                    "Average bytes per second on the wire at most (e.g. 20M; through a "
-                   "server: the background prefetch's)");
+                   "server: the background prefetch's from now on)");
   pull->add_flag("--wait", pull_flags->wait,
                  "Through a server with --upstream: wait until the layers are complete, "
                  "with progress (without: return once they are usable)");

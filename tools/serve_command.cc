@@ -101,16 +101,15 @@ absl::StatusOr<std::optional<Upstream>> ConnectUpstream(const ServeFlags& flags,
   BranchCache* cache = up.cache.get();
   GrpcChunkSource* source = up.source.get();
   const std::string upstream = flags.upstream;
-  control->SetPullHandler([cache, source, upstream, bwlimit](const v1::PullRequest& in,
-                                                              v1::PullReply* out)
+  control->SetPullHandler([cache, source, upstream](const v1::PullRequest& in,
+                                                     v1::PullReply* out)
                               -> absl::Status {
     if (!in.from().empty() && in.from() != upstream)
       return absl::FailedPreconditionError(absl::StrFormat(
           "this server's upstream is %s, not %s; it pulls only from its upstream", upstream,
           in.from()));
     const uint64_t wire_before = source->wire_bytes();
-    absl::StatusOr<ReplicateResult> r =
-        cache->Pull(in.layer(), in.bwlimit() != 0 ? in.bwlimit() : bwlimit);
+    absl::StatusOr<ReplicateResult> r = cache->Pull(in.layer(), in.bwlimit());
     if (!r.ok()) return r.status();
     for (const std::string& l : r->layers_created) out->add_layers_created(l);
     out->set_up_to_date(r->up_to_date);

@@ -74,6 +74,8 @@ ld branch volume create desk --layers os >/dev/null
 # The copy completes: complete, identical to the image, fsck clean.
 ld branch replicate pull os --wait --json >wait.json
 [[ $(json wait.json 'd["up_to_date"]') == True ]] || fail "re-pull: $(cat wait.json)"
+# About 8 MiB of records at 1 MiB/s: the pull's --bwlimit held.
+[[ $(json wait.json 'd["seconds"] > 3') == True ]] || fail "the prefetch was not slowed: $(cat wait.json)"
 [[ $(fetching os) == False ]] || fail "still fetching after --wait"
 ld branch export layer:os "$WORK/branch-os.raw" >/dev/null
 cmp "$WORK/branch-os.raw" os.img || fail "the fetched layer differs from upstream's image"
