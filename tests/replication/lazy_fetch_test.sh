@@ -48,6 +48,15 @@ nbd_read() {
     "nbd+unix:///$1?socket=$WORK/BRANCH.nbd" >"$WORK/io.out" 2>&1
 }
 
+# Bad input: --upstream-* without --upstream; a direct pull needs --from,
+# and --wait is for a pull through a server.
+expect_fail 2 --store branch serve --upstream-insecure
+expect_message "need --upstream"
+expect_fail 2 --store branch replicate pull os
+expect_message "--from"
+expect_fail 2 --store branch replicate pull os --from 127.0.0.1:1 --insecure --wait
+expect_message "--wait"
+
 # The OS layer: 16 MiB of half random data, a boot sector at 0, its
 # message at 1 MiB.
 msg="booted from a layer still being fetched"
@@ -101,6 +110,7 @@ if nbd_read desk2 15M 4k; then fail "a missing block read without upstream"; fi
 grep -qi 'input/output error' "$WORK/io.out" || fail "not EIO: $(cat "$WORK/io.out")"
 kill -0 "$BRANCH_PID" || fail "the branch server died"
 [[ $(fetching app) == True ]] || fail "app completed without upstream"
+fsck_clean branch  # missing chunks of a fetching layer are expected
 
 # Upstream back (same address), the branch restarted: the prefetch resumes.
 serve_on UP up "$upstream"
