@@ -183,24 +183,7 @@ absl::StatusOr<LayerManifest> StoreExchange::ExportLocked(const LayerRecord& rec
     m.parent = parent.name;
     parent_identity = pm.identity;
   }
-  std::string begin = MapKey(rec.id, 0), end = MapKey(rec.id + 1, 0);
-  rocksdb::Slice upper(end);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(s_->db_->NewIterator(ro, s_->maps_));
-  for (it->Seek(begin); it->Valid(); it->Next()) {
-    uint64_t layer_id, segment;
-    if (!ParseMapKey({it->key().data(), it->key().size()}, &layer_id, &segment))
-      return absl::DataLossError(absl::StrFormat("layer '%s': a map key is damaged", rec.name));
-    absl::StatusOr<MapSegment> seg =
-        DecodeMapSegment(rec.id, segment, {it->value().data(), it->value().size()});
-    if (!seg.ok())
-      return absl::DataLossError(absl::StrFormat(
-          "layer '%s' cannot be replicated: %s (run fsck)", rec.name, seg.status().message()));
-    if (seg->states.Empty()) continue;
-    m.segments.push_back({segment, *std::move(seg)});
-  }
-  RETURN_IF_ERROR(FromRocks(it->status(), "scan layer map"));
+  ASSIGN_OR_RETURN(m.segments, s_->ReadLayerSegments(rec));
   m.identity = ManifestIdentity(m, parent_identity);
   return m;
 }

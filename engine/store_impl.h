@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "dedupe/chunk_store.h"
 #include "engine/catalog.h"
+#include "engine/layer_exchange.h"
 #include "engine/store.h"
 #include "engine/volume.h"
 #include "layers/head.h"
@@ -95,6 +96,8 @@ class StoreImpl final : public Store {
  private:
   // Replication's view of the store (engine/store_exchange.cc).
   friend class StoreExchange;
+  // Volumes as their snapshots (engine/store_volume_exchange.cc).
+  friend class StoreVolumeExchange;
   enum class TaskKind { kSeal, kDelete, kCompact };
   struct Task {
     TaskKind kind;
@@ -147,6 +150,9 @@ class StoreImpl final : public Store {
   // A fetching layer's progress: distinct chunks named, and those here.
   void DescribeFetchProgress(const LayerRecord& rec, LayerInfo* info)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The non-empty map segments of sealed layer `rec`, ascending
+  // (store_volume_exchange.cc); DataLoss naming the layer when one is damaged.
+  absl::StatusOr<std::vector<ManifestSegment>> ReadLayerSegments(const LayerRecord& rec);
 
   // --- comparing (store_diff.cc) ---
   // The device's Volume object (volume, snapshot or layer). REQUIRES: mu_ not held.

@@ -16,6 +16,7 @@ absl::StatusOr<LayerManifest> GrpcChunkSource::GetManifest(const std::string& la
   rpb::ManifestRequest req;
   req.set_layer(layer);
   req.set_header_only(header_only);
+  req.set_volume(volume_);
   if (base != nullptr) {
     req.set_base(base->name);
     req.set_base_identity(base->identity);
@@ -68,7 +69,10 @@ absl::Status GrpcChunkSource::Fetch(const std::string& layer,
   const size_t batches = (names.size() + batch - 1) / batch;
   auto request = [&](size_t i) {
     rpb::FetchRequest req;
-    if (i == 0) req.set_layer(layer);
+    if (i == 0) {
+      req.set_layer(layer);
+      req.set_volume(volume_);
+    }
     for (const ChunkName& n : names.subspan(i * batch, batch))
       req.add_names(std::string(n.view()));
     wire_bytes_ += req.ByteSizeLong();

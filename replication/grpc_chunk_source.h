@@ -25,10 +25,14 @@ class GrpcChunkSource final : public ChunkSource {
   absl::Status Fetch(const std::string& layer, absl::Span<const ChunkName> names,
                      size_t batch, const RecordSink& sink) override;
   uint64_t wire_bytes() const override { return wire_bytes_; }
+  // Reads the layers of this volume of the peer's (anonymous ones by their
+  // "anon-" wire names, docs/replication.md "Volumes") from now on.
+  void set_volume(std::string volume) { volume_ = std::move(volume); }
 
  private:
   std::unique_ptr<replication::Replication::Stub> stub_;
   const std::string peer_;
+  std::string volume_;
   std::atomic<uint64_t> wire_bytes_{0};
 };
 

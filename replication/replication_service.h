@@ -19,7 +19,10 @@
 #include <string>
 
 #include "engine/layer_exchange.h"
+#include "engine/volume_exchange.h"
 #include "proto/replication.grpc.pb.h"
+#include "replication/chain_reader.h"
+#include "replication/volume_layers.h"
 
 namespace layerdisk {
 
@@ -30,6 +33,10 @@ using LayerAccessFn =
 struct ReplicationServiceOptions {
   LayerAccessFn may_read;    // null: every layer
   bool accept_push = false;  // whether peers may push layers into the store
+  // Volumes as their snapshots (push-volume, pull-volume); null: refused.
+  // A peer may read a volume (and its layers) if may_read allows its name.
+  // Must outlive the service.
+  VolumeExchange* volumes = nullptr;
 };
 
 class ReplicationService final : public replication::Replication::Service {
@@ -48,9 +55,23 @@ class ReplicationService final : public replication::Replication::Service {
   grpc::Status Push(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<replication::PushDown, replication::PushUp>* stream) override;
+  grpc::Status GetVolumeManifest(grpc::ServerContext* ctx,
+                                 const replication::VolumeRequest* req,
+                                 replication::VolumeManifest* reply) override;
 
  private:
   std::function<bool(const std::string&)> AccessFor(const grpc::ServerContext& ctx) const;
+  // The layers of `volume` as its sender shows them (anonymous layers by
+  // wire name), if the peer may read the volume; NotFound otherwise.
+  absl::StatusOr<std::unique_ptr<VolumeLayerExchange>> VolumeLayers(
+      const grpc::ServerContext& ctx, const std::string& volume) const;
+  // A reader of `layer`, of `volume` when that is set.
+  absl::Status OpenReader(const grpc::ServerContext& ctx, const std::string& volume,
+                          std::unique_ptr<VolumeLayerExchange>* layers,
+                          std::unique_ptr<ChainReader>* reader) const;
+  grpc::Status ReceiveVolume(
+      grpc::ServerContext* ctx, const replication::VolumePush& push,
+      grpc::ServerReaderWriter<replication::PushDown, replication::PushUp>* stream);
 
   LayerExchange* const exchange_;
   const ReplicationServiceOptions options_;

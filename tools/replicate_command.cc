@@ -28,6 +28,7 @@
 #include "tools/control/store_connect.h"
 #include "tools/output.h"
 #include "tools/progress.h"
+#include "tools/replicate_common.h"
 
 namespace layerdisk {
 namespace {
@@ -69,21 +70,6 @@ void Report(const CliContext& ctx, const std::string& layer, const std::string& 
                           FormatSize(r.logical_bytes), FormatSize(r.wire_bytes),
                           r.chunks_fetched, r.seconds);
   Emit(ctx.json, doc, text);
-}
-
-// The local store opened in this process: replication reads and writes
-// chunk records directly, which the control socket does not carry.
-absl::Status OpenLocal(const CliContext& ctx, const std::string& why,
-                       std::unique_ptr<Store>* store, std::unique_ptr<LayerExchange>* local) {
-  if (ServerAnswers(ctx.store_dir))
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "store %s is owned by a running `layerdisk serve`; %s, so stop the server first",
-        ctx.store_dir, why));
-  ASSIGN_OR_RETURN(*store, ctx.OpenStore());
-  *local = GetLayerExchange(store->get());
-  if (!*local)
-    return absl::FailedPreconditionError("the store was taken over by a server; run again");
-  return absl::OkStatus();
 }
 
 absl::Status Push(const CliContext& ctx, const ReplicateFlags& flags) {
@@ -187,19 +173,32 @@ absl::Status Pull(const CliContext& ctx, const ReplicateFlags& flags) {
   return absl::OkStatus();
 }
 
-void AddSecurityFlags(CLI::App* cmd, ReplicateFlags* flags) {
-  cmd->add_flag("--insecure", flags->security.insecure,
+}  // namespace
+
+absl::Status OpenLocal(const CliContext& ctx, const std::string& why,
+                       std::unique_ptr<Store>* store, std::unique_ptr<LayerExchange>* local) {
+  if (ServerAnswers(ctx.store_dir))
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "store %s is owned by a running `layerdisk serve`; %s, so stop the server first",
+        ctx.store_dir, why));
+  ASSIGN_OR_RETURN(*store, ctx.OpenStore());
+  *local = GetLayerExchange(store->get());
+  if (!*local)
+    return absl::FailedPreconditionError("the store was taken over by a server; run again");
+  return absl::OkStatus();
+}
+
+void AddSecurityFlags(CLI::App* cmd, PeerSecurity* security) {
+  cmd->add_flag("--insecure", security->insecure,
                 "Talk to the peer without TLS (a trusted network, loopback tests)");
-  cmd->add_option("--tls-cert", flags->security.cert_file, "Our certificate chain (PEM)")
+  cmd->add_option("--tls-cert", security->cert_file, "Our certificate chain (PEM)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--tls-key", flags->security.key_file, "Our private key (PEM)")
+  cmd->add_option("--tls-key", security->key_file, "Our private key (PEM)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--tls-ca", flags->security.ca_file,
+  cmd->add_option("--tls-ca", security->ca_file,
                   "CA bundle (PEM) the peer's certificate must chain to")
       ->check(CLI::ExistingFile);
 }
-
-}  // namespace
 
 void RegisterReplicateCommands(CLI::App& app, CliContext& ctx) {
   CLI::App* group = app.add_subcommand(
@@ -214,7 +213,7 @@ void RegisterReplicateCommands(CLI::App& app, CliContext& ctx) {
   pull->add_option("--from", pull_flags->peer,
                    "The peer's replication address HOST:PORT (through a server run with "
                    "--upstream: optional, and must be that upstream)");
-  AddSecurityFlags(pull, pull_flags.get());
+  AddSecurityFlags(pull, &pull_flags->security);
   pull->add_option("--bwlimit", pull_flags->bwlimit,
                    "Average bytes per second on the wire at most (e.g. 20M; through a "
                    "server: the background prefetch's from now on)");
@@ -230,8 +229,10 @@ void RegisterReplicateCommands(CLI::App& app, CliContext& ctx) {
   push->add_option("LAYER", push_flags->layer, "Layer to copy")->required();
   push->add_option("--to", push_flags->peer, "The peer's replication address HOST:PORT")
       ->required();
-  AddSecurityFlags(push, push_flags.get());
+  AddSecurityFlags(push, &push_flags->security);
   ctx.Bind(push, [&ctx, push_flags] { return Push(ctx, *push_flags); });
+
+  RegisterReplicateVolumeCommands(group, ctx);
 }
 
 }  // namespace layerdisk

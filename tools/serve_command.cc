@@ -191,6 +191,8 @@ absl::Status Serve(const CliContext& ctx, const ServeFlags& flags) {
   std::unique_ptr<LayerExchange> exchange = GetLayerExchange(store.get());
   ReplicationServiceOptions replication_options;
   replication_options.accept_push = flags.grpc_accept_push;
+  std::unique_ptr<VolumeExchange> volume_exchange = GetVolumeExchange(store.get());
+  replication_options.volumes = volume_exchange.get();
   std::optional<AccessList> access;
   if (!flags.grpc_allow.empty()) {
     if (flags.grpc_security.insecure)

@@ -8,7 +8,9 @@
 //                name (SHA-256).
 //      corrupt:  a payload byte of each record is flipped (bad checksum).
 //      manifest: the first chunk name of the manifest is altered, the
-//                identity left as it was.
+//                identity left as it was (a volume's anonymous layers too).
+//      volume:   a volume's description gains a snapshot over a layer that
+//                the peer never sends.
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
@@ -17,6 +19,7 @@
 
 #include "dedupe/chunk_codec.h"
 #include "engine/layer_exchange.h"
+#include "engine/volume_exchange.h"
 #include "replication/replication_service.h"
 
 namespace layerdisk {
@@ -85,9 +88,47 @@ class LyingExchange final : public LayerExchange {
   const std::string mode_;
 };
 
+class LyingVolumes final : public VolumeExchange {
+ public:
+  LyingVolumes(std::unique_ptr<VolumeExchange> real, std::string mode)
+      : real_(std::move(real)), mode_(std::move(mode)) {}
+
+  absl::StatusOr<VolumeExport> ExportVolume(const std::string& volume) override {
+    absl::StatusOr<VolumeExport> x = real_->ExportVolume(volume);
+    if (!x.ok()) return x;
+    if (mode_ == "manifest") {
+      for (LayerManifest& m : x->layers) {
+        if (m.segments.empty() || m.segments[0].map.names.empty()) continue;
+        m.segments[0].map.names[0].bytes[0] ^= 1;
+        break;
+      }
+    } else if (mode_ == "volume") {
+      VolumeSnapshotManifest extra = x->volume.snapshots.back();
+      extra.name += "-more";
+      extra.layers.push_back(AnonymousLayerName(std::string(32, '\x5a')));
+      x->volume.snapshots.push_back(extra);
+    }
+    return x;
+  }
+  absl::StatusOr<VolumePlan> PlanVolume(const std::string& as,
+                                        const VolumeManifest& m) override {
+    return real_->PlanVolume(as, m);
+  }
+  absl::StatusOr<VolumeCommitResult> CommitVolume(const std::string& as,
+                                                  const VolumeManifest& m,
+                                                  const std::vector<LayerManifest>& layers,
+                                                  const std::string& origin) override {
+    return real_->CommitVolume(as, m, layers, origin);
+  }
+
+ private:
+  std::unique_ptr<VolumeExchange> real_;
+  const std::string mode_;
+};
+
 int Run(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: fake_peer STORE forge|corrupt|manifest\n");
+    std::fprintf(stderr, "usage: fake_peer STORE forge|corrupt|manifest|volume\n");
     return 2;
   }
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(argv[1], StoreOptions());
@@ -96,7 +137,10 @@ int Run(int argc, char** argv) {
     return 1;
   }
   LyingExchange exchange(GetLayerExchange(store->get()), argv[2]);
-  ReplicationService service(&exchange);
+  LyingVolumes volumes(GetVolumeExchange(store->get()), argv[2]);
+  ReplicationServiceOptions options;
+  options.volumes = &volumes;
+  ReplicationService service(&exchange, options);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

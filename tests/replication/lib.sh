@@ -1,7 +1,7 @@
 # Shared helpers for the replication tests. $1 is the layerdisk binary, $2
 # the test-only fake peer.
-#   serve NAME STORE        starts `layerdisk serve --grpc 127.0.0.1:0` on
-#                           STORE; sets ${NAME}_PORT and ${NAME}_PID
+#   serve NAME STORE [ARGS...]  starts `layerdisk serve --grpc 127.0.0.1:0`
+#                           (plus ARGS) on STORE; sets ${NAME}_PORT and ${NAME}_PID
 #   ld STORE ARGS...        runs layerdisk on STORE
 #   fail, expect_fail, expect_message, json   from tests/expect.sh
 #   make_image FILE MIB SEED   dense seeded data: random and text blocks
@@ -37,11 +37,12 @@ ld() {
 
 serve() {
   local name=$1 store=$2
+  shift 2
   # A restarted server must not be taken as started on the previous one's
   # report before the new one truncates it.
   rm -f "$WORK/$name.out" "$WORK/$name.err"
   "$LAYERDISK" --store "$store" serve --nbd "unix:$WORK/$name.nbd" \
-    --grpc 127.0.0.1:0 --grpc-insecure >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    --grpc 127.0.0.1:0 --grpc-insecure "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 100); do
