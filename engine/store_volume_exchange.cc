@@ -53,7 +53,7 @@ absl::StatusOr<std::string> IdentityOfAnonymousLayer(const std::string& name) {
   if (!ok)
     return absl::InvalidArgumentError(
         absl::StrFormat("'%s' is not the name of a volume's anonymous layer", name));
-  return absl::HexStringToBytes(hex);
+  return absl::HexStringToBytes(absl::string_view(hex.data(), hex.size()));
 }
 
 absl::Status ValidateVolumeManifest(const VolumeManifest& m) {

@@ -40,7 +40,9 @@ absl::StatusOr<LayerManifest> VolumeReceiver::FetchManifest(const VolumeManifest
                                                             const std::string& below) {
   ASSIGN_OR_RETURN(std::string claimed, IdentityOfAnonymousLayer(name));
   std::string below_identity = VolumeBaseIdentity(m);
-  if (!below.empty()) ASSIGN_OR_RETURN(below_identity, IdentityOfAnonymousLayer(below));
+  if (!below.empty()) {
+    ASSIGN_OR_RETURN(below_identity, IdentityOfAnonymousLayer(below));
+  }
   ASSIGN_OR_RETURN(LayerManifest lm, source_.GetManifest(name, /*header_only=*/false, nullptr));
   if (lm.name != name || lm.parent != below)
     return absl::DataLossError(absl::StrFormat(
