@@ -86,8 +86,10 @@ class VolumeExchangeTest : public ::testing::Test {
     VolumeManifest m = x->volume;
     auto served = *VolumeLayerExchange::Create(layers.get(), *std::move(x));
     ExportSource source(served.get());
+    ReplicateOptions options;
+    options.origin = "test";
     absl::StatusOr<VolumeReceiveResult> r =
-        ReceiveVolume(source, *dst_layers_, *dst_volumes_, m, as, {"test"});
+        ReceiveVolume(source, *dst_layers_, *dst_volumes_, m, as, options);
     if (fetched != nullptr) *fetched = source.fetched;
     return r;
   }
