@@ -66,4 +66,13 @@ absl::StatusOr<LayerInfo> VolumeLayerExchange::CommitLayerManifest(const LayerMa
   return absl::FailedPreconditionError("a volume's sender does not receive layers");
 }
 
+absl::StatusOr<LayerInfo> VolumeLayerExchange::BeginFetchingLayer(const LayerManifest&,
+                                                                  const std::string&) {
+  return absl::FailedPreconditionError("a volume's sender does not receive layers");
+}
+
+absl::StatusOr<LayerInfo> VolumeLayerExchange::CompleteFetchingLayer(const std::string&) {
+  return absl::FailedPreconditionError("a volume's sender does not receive layers");
+}
+
 }  // namespace layerdisk

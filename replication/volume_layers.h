@@ -22,7 +22,8 @@ VolumeManifest VolumeManifestFromProto(const replication::VolumeManifest& p);
 
 // `local`'s layers as a volume's sender shows them: the volume's anonymous
 // layers under their wire names, its base layers and the layers below
-// them; any other layer is NotFound. Everything else goes to `local`.
+// them; any other layer is NotFound. It receives nothing (those calls are
+// FailedPrecondition); everything else goes to `local`.
 class VolumeLayerExchange final : public LayerExchange {
  public:
   // `local` must outlive this.
@@ -45,6 +46,18 @@ class VolumeLayerExchange final : public LayerExchange {
       absl::Span<const ChunkStore::ReceivedRecord> records) override;
   absl::StatusOr<LayerInfo> CommitLayerManifest(const LayerManifest& m,
                                                 const std::string& origin) override;
+  absl::StatusOr<LayerInfo> BeginFetchingLayer(const LayerManifest& m,
+                                               const std::string& origin) override;
+  absl::StatusOr<std::vector<ChunkName>> MissingChunks(const std::string& name) override {
+    return local_->MissingChunks(name);
+  }
+  absl::StatusOr<LayerInfo> CompleteFetchingLayer(const std::string& name) override;
+  absl::StatusOr<std::vector<std::string>> FetchingLayers() override {
+    return local_->FetchingLayers();
+  }
+  void SetMissingChunkSource(std::shared_ptr<MissingChunkSource> source) override {
+    local_->SetMissingChunkSource(std::move(source));
+  }
 
  private:
   VolumeLayerExchange(LayerExchange* local, VolumeExport volume)
