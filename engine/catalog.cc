@@ -106,6 +106,9 @@ std::string EncodeLayer(const LayerRecord& r) {
   PutVarint64(&out, r.parent);
   PutLengthPrefixed(&out, r.image_id);
   out.push_back(r.fetching ? 1 : 0);
+  PutLengthPrefixed(&out, r.description);
+  PutLengthPrefixed(&out, r.content_sha256);
+  PutIds(&out, r.base);
   return Seal('L', std::move(out));
 }
 
@@ -129,6 +132,10 @@ absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v) {
     if (!d.GetBytes(1, &fetching)) return Malformed("layer");
     r.fetching = fetching[0] != 0;
   }
+  // Likewise records written before layer metadata end here.
+  if (!d.done() && (!d.GetLengthPrefixed(&r.description) ||
+                    !d.GetLengthPrefixed(&r.content_sha256) || !GetIds(&d, &r.base)))
+    return Malformed("layer");
   uint8_t kind = flags[0], state = flags[1];
   if (kind < 1 || kind > 2 || state > 2) return Malformed("layer");
   r.kind = static_cast<LayerKind>(kind);
@@ -168,6 +175,7 @@ std::string EncodeSnapshot(const SnapshotRecord& r) {
   PutIds(&out, r.stack);
   PutVarint64(&out, r.changed_bytes);
   out.push_back(r.scheduled ? 1 : 0);
+  if (r.base_count) PutVarint64(&out, *r.base_count);
   return Seal('S', std::move(out));
 }
 
@@ -184,6 +192,12 @@ absl::StatusOr<SnapshotRecord> DecodeSnapshot(std::string_view v) {
   if (!d.done()) {
     if (!d.GetBytes(1, &scheduled)) return Malformed("snapshot");
     r.scheduled = scheduled[0] != 0;
+  }
+  // Records written before rebases end here.
+  if (!d.done()) {
+    uint64_t base;
+    if (!d.GetVarint64(&base) || base > r.stack.size()) return Malformed("snapshot");
+    r.base_count = static_cast<uint32_t>(base);
   }
   return r;
 }

@@ -64,6 +64,10 @@ struct LayerRecord {
   // store may lack some of the chunks it names, and the map holds no chunk
   // references until the fetch completes (docs/format-store.md).
   bool fetching = false;
+  // Optional trailing fields after `fetching` (layer metadata):
+  std::string description;
+  std::string content_sha256;  // hex; imported layers only
+  std::vector<uint64_t> base;  // layers it was captured on, lowest first
 };
 
 struct VolumeRecord {
@@ -83,6 +87,11 @@ struct SnapshotRecord {
   uint64_t changed_bytes = 0;
   // Optional trailing field (absent in records written before it):
   bool scheduled = false;  // taken by a schedule; its retention may delete it
+  // Optional trailing field after `scheduled`: how many of `stack` were the
+  // volume's base layers. Absent in records written before rebases existed;
+  // the volume's base_count was then still right for them (a rebase fills
+  // it in).
+  std::optional<uint32_t> base_count;
 };
 
 // A volume's snapshot schedule (engine/snapshot_scheduler.h).

@@ -41,6 +41,18 @@ absl::Status ValidateName(const std::string& kind, const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateDescription(const std::string& description) {
+  if (description.size() > kMaxDescription)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "a layer description may be at most %d bytes, not %d", kMaxDescription,
+        description.size()));
+  for (unsigned char c : description)
+    if (c < 0x20 || c == 0x7f)
+      return absl::InvalidArgumentError(
+          "a layer description may not hold control characters (newlines, tabs)");
+  return absl::OkStatus();
+}
+
 namespace {
 
 absl::Status CheckChunkSize(uint32_t size) {

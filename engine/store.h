@@ -62,6 +62,14 @@ struct LayerInfo {
   bool fetching = false;
   uint64_t fetch_chunks = 0;    // while fetching: distinct chunks its map names
   uint64_t fetched_chunks = 0;  // while fetching: how many of them are here
+  std::string description;     // free text from the administrator
+  // An imported layer's SHA-256 (hex) of the image's bytes as the import
+  // read them, what it skipped (holes) counted as zeroes: for a whole disk,
+  // `sha256sum` of its raw form. Empty for layers not imported.
+  std::string content_sha256;
+  // The layers it was captured on, lowest first: for a layer sealed from a
+  // volume, the volume's base layers then. Names of deleted ones read "#ID".
+  std::vector<std::string> base;
 };
 
 struct VolumeInfo {
@@ -110,6 +118,7 @@ struct ImportOptions {
   // The image's own identifier (a VHD/VHDX UUID), recorded so that a
   // differencing child can be checked against the layer of its parent.
   std::string image_id;
+  std::string description;  // the new layer's description
 };
 
 struct ImportResult {
@@ -142,6 +151,28 @@ struct GcResult {
   uint64_t bytes_reclaimed = 0;
 };
 
+// Bytes [offset, offset + length) of a volume.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  friend bool operator==(const ByteRange& a, const ByteRange& b) {
+    return a.offset == b.offset && a.length == b.length;
+  }
+};
+
+// What a rebase of one volume changes (or, dry run, would change).
+struct RebaseReport {
+  std::string volume;
+  std::vector<std::string> old_layers;  // base layers before, lowest first
+  std::vector<std::string> new_layers;  // base layers after
+  // Where the volume's own writes (head and snapshot layers above the base)
+  // cover blocks whose content differs between the old and the new base:
+  // the user's changes there may now conflict with the new layers. Whole
+  // chunks, adjacent ones merged, ascending.
+  std::vector<ByteRange> conflicts;
+  bool applied = false;  // false for a dry run
+};
+
 struct FsckReport {
   uint64_t layers_checked = 0;
   uint64_t map_entries_checked = 0;
@@ -151,14 +182,7 @@ struct FsckReport {
 };
 
 // --- Comparing layers and stacks (engine/store_diff.cc) -------------------
-
-struct ByteRange {
-  uint64_t offset = 0;
-  uint64_t length = 0;
-  friend bool operator==(const ByteRange& a, const ByteRange& b) {
-    return a.offset == b.offset && a.length == b.length;
-  }
-};
+// (ranges are ByteRange, above)
 
 // How two devices differ, block by block.
 struct DiffReport {
@@ -225,7 +249,7 @@ class Store {
                                            BlockDevice& source,
                                            const std::string& origin,
                                            const ProgressFn& progress) {
-    return ImportImage(name, source, ImportOptions{origin, {}, {}}, progress);
+    return ImportImage(name, source, ImportOptions{origin, {}, {}, {}}, progress);
   }
   // The same, as a whole disk or as a delta over a parent layer (above).
   // The parent must exist and be no larger than the image; while a delta
@@ -240,11 +264,49 @@ class Store {
   // Seals what `volume` holds above its named base layers (head and frozen
   // snapshot heads) into one new layer; base layers + new layer compose to
   // what the volume reads now. The volume itself is unchanged.
+  absl::StatusOr<LayerInfo> SealVolume(const std::string& volume,
+                                       const std::string& layer) {
+    return SealVolume(volume, layer, "");
+  }
+  // The same, giving the new layer a description.
   virtual absl::StatusOr<LayerInfo> SealVolume(const std::string& volume,
-                                               const std::string& layer) = 0;
+                                               const std::string& layer,
+                                               const std::string& description) = 0;
   // The layer alone, read-only (blocks it does not map read as holes).
   virtual absl::StatusOr<std::shared_ptr<BlockDevice>> OpenLayer(
       const std::string& name) = 0;
+
+  // --- Layer operations (engine/store_rebase.cc, engine/store_merge.cc) ---
+  // Collapses `layers` (lowest first) into one new sealed layer that reads,
+  // alone or over other layers, as the stack of them does. Chunks are shared
+  // by name, never copied: only the map is new. Sizes may differ only where
+  // every layer ends on a chunk boundary.
+  virtual absl::StatusOr<LayerInfo> MergeLayers(
+      const std::string& name, const std::vector<std::string>& layers,
+      const std::string& description) = 0;
+  // One whole-disk layer reading as `volume` (at `snapshot` if given) reads
+  // now. Like SealVolume, a live volume's head is frozen and sealed first
+  // (so its blocks are chunked once); what the volume reads is unchanged.
+  virtual absl::StatusOr<LayerInfo> FlattenVolume(
+      const std::string& name, const std::string& volume,
+      const std::optional<std::string>& snapshot,
+      const std::string& description) = 0;
+  // Replaces the layer's description.
+  virtual absl::StatusOr<LayerInfo> SetLayerDescription(
+      const std::string& name, const std::string& description) = 0;
+  // Replaces the volume's base layers with `layers` (lowest first), keeping
+  // its head and the snapshot layers above the base; an open volume reads
+  // the new stack at once. The volume's existing snapshots keep the stacks
+  // they were taken on. The new base must have the virtual size of the old
+  // one. With `dry_run` only the report is made.
+  virtual absl::StatusOr<RebaseReport> RebaseVolume(
+      const std::string& volume, const std::vector<std::string>& layers,
+      bool dry_run) = 0;
+  // Rebases every volume whose base holds layer `from` onto the same base
+  // with `to` in its place; one report per volume. Every volume is checked
+  // before any is changed.
+  virtual absl::StatusOr<std::vector<RebaseReport>> RebaseAll(
+      const std::string& from, const std::string& to, bool dry_run) = 0;
 
   // --- Volumes ------------------------------------------------------------
   // Composes a writable volume over `layers` (lowest first) in O(1). `size`
@@ -345,6 +407,11 @@ inline constexpr uint64_t kMaxVolumeSize = uint64_t{8} << 40;  // 8 TiB
 // not starting with '.' or '-' (so "VOL@SNAP" and "layer:NAME" stay
 // unambiguous and names are safe as file names).
 absl::Status ValidateName(const std::string& kind, const std::string& name);
+
+// Layer descriptions: at most kMaxDescription bytes of printable text (no
+// control characters, so a listing stays one line per layer).
+inline constexpr size_t kMaxDescription = 1024;
+absl::Status ValidateDescription(const std::string& description);
 
 }  // namespace layerdisk
 

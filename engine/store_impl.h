@@ -20,6 +20,7 @@
 #include "engine/store.h"
 #include "engine/volume.h"
 #include "layers/head.h"
+#include "layers/layer_writer.h"
 #include "layers/merged_index.h"
 #include "layers/missing_chunk_source.h"
 #include "rocksdb/db.h"
@@ -43,10 +44,28 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::vector<LayerInfo>> ListLayers() override;
   absl::StatusOr<LayerInfo> GetLayer(const std::string& name) override;
   absl::Status DeleteLayer(const std::string& name) override;
+  using Store::SealVolume;
   absl::StatusOr<LayerInfo> SealVolume(const std::string& volume,
-                                       const std::string& layer) override;
+                                       const std::string& layer,
+                                       const std::string& description) override;
   absl::StatusOr<std::shared_ptr<BlockDevice>> OpenLayer(
       const std::string& name) override;
+
+  absl::StatusOr<LayerInfo> MergeLayers(const std::string& name,
+                                        const std::vector<std::string>& layers,
+                                        const std::string& description) override;
+  absl::StatusOr<LayerInfo> FlattenVolume(const std::string& name,
+                                          const std::string& volume,
+                                          const std::optional<std::string>& snapshot,
+                                          const std::string& description) override;
+  absl::StatusOr<LayerInfo> SetLayerDescription(const std::string& name,
+                                                const std::string& description) override;
+  absl::StatusOr<RebaseReport> RebaseVolume(const std::string& volume,
+                                            const std::vector<std::string>& layers,
+                                            bool dry_run) override;
+  absl::StatusOr<std::vector<RebaseReport>> RebaseAll(const std::string& from,
+                                                      const std::string& to,
+                                                      bool dry_run) override;
 
   absl::StatusOr<VolumeInfo> CreateVolume(const std::string& name,
                                           const std::vector<std::string>& layers,
@@ -162,6 +181,31 @@ class StoreImpl final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A name for the layer at a stack position of `device` (ProvenanceMap).
   std::string ProvenanceName(uint64_t id, const std::string& device)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- layer operations (store_rebase.cc, store_merge.cc) ---
+  // Checks that `base` (layer ids, lowest first) may replace rec's base
+  // layers: no repeats, none of the volume's own layers, the old base's
+  // virtual size, the depth limit. Cheap: no block is looked at.
+  absl::Status CheckRebase(const VolumeRecord& rec, const std::vector<uint64_t>& base)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checks, reports and (unless dry_run) commits and installs one rebase.
+  absl::StatusOr<RebaseReport> RebaseLocked(const std::string& volume,
+                                            const std::vector<uint64_t>& base,
+                                            bool dry_run)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<RebaseReport> PlanRebase(const VolumeRecord& rec,
+                                          const std::vector<uint64_t>& base,
+                                          const std::shared_ptr<Head>& head)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Registers a new named layer being written (state kWriting), as import
+  // and seal do; FinishNewLayer makes it live or removes it.
+  absl::StatusOr<LayerRecord> BeginNewLayer(const std::string& name, uint64_t size,
+                                            const std::string& source,
+                                            const std::string& description)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<LayerInfo> FinishNewLayer(LayerRecord rec, LayerWriter* writer,
+                                           absl::Status status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- layer loading ---

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "dedupe/content_hash.h"
 #include "engine/store_impl.h"
 #include "layers/layer_writer.h"
 #include "layers/sealed_layer.h"
@@ -41,11 +42,15 @@ LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) {
   info.sealed = rec.kind == LayerKind::kSealed;
   info.source = rec.source;
   info.image_id = rec.image_id;
-  if (rec.parent != 0) {
-    absl::StatusOr<LayerRecord> parent = catalog().Layer(rec.parent);
-    info.parent = parent.ok() ? parent->name : absl::StrFormat("#%d", rec.parent);
-  }
   if (rec.fetching) DescribeFetchProgress(rec, &info);
+  info.description = rec.description;
+  info.content_sha256 = rec.content_sha256;
+  auto name_of = [this](uint64_t id) {
+    absl::StatusOr<LayerRecord> layer = catalog().Layer(id);
+    return layer.ok() && !layer->name.empty() ? layer->name : absl::StrFormat("#%d", id);
+  };
+  if (rec.parent != 0) info.parent = name_of(rec.parent);
+  for (uint64_t id : rec.base) info.base.push_back(name_of(id));
   return info;
 }
 
@@ -55,6 +60,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImage(const std::string& name,
                                                     const ProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(ValidateName("layer", name));
+  RETURN_IF_ERROR(ValidateDescription(options.description));
   const uint64_t size = (source.size() + 511) / 512 * 512;
   if (size == 0) return absl::InvalidArgumentError("the image is empty");
   if (source.size() > kMaxVolumeSize)
@@ -84,6 +90,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImage(const std::string& name,
     rec.created_unix = NowUnix();
     rec.source = "import:" + options.origin;
     rec.image_id = options.image_id;
+    rec.description = options.description;
     // A whole disk: its zeroes and holes hide what is below. A delta shows
     // its parent wherever it maps nothing.
     rec.opaque = !delta;
@@ -98,6 +105,8 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImage(const std::string& name,
     ASSIGN_OR_RETURN(std::vector<DeviceExtent> extents, source.Map(0, source.size()));
     std::string buf;
     uint64_t next_block = 0;  // blocks below this were already taken
+    ContentHasher hasher;     // what was not read is hashed as zeroes
+    uint64_t hashed = 0;
     for (const DeviceExtent& e : extents) {
       // A whole disk skips zeroes (its holes read as zero anyway); a delta
       // must record them, as they hide the parent, and skips only holes.
@@ -111,6 +120,9 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImage(const std::string& name,
         buf.assign(n * bs, '\0');
         RETURN_IF_ERROR(source.Read(off, absl::MakeSpan(buf.data(), len)));
         result.bytes_read += len;
+        hasher.UpdateZeroes(off - hashed);
+        hasher.Update(std::string_view(buf.data(), len));
+        hashed = off + len;
         RETURN_IF_ERROR(AddBlocksParallel(&writer, chunks_.get(), b, buf, bs, AllZero,
                                           /*mark_skipped_as_zero=*/delta));
         b += n;
@@ -118,6 +130,8 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImage(const std::string& name,
         if (progress) progress(std::min(off + len, source.size()), source.size());
       }
     }
+    hasher.UpdateZeroes(source.size() - hashed);
+    rec.content_sha256 = hasher.HexDigest();
     absl::MutexLock lock(&mu_);
     if (delta) {
       // The parent may have been deleted while we read; a delta without it
@@ -204,8 +218,10 @@ absl::Status StoreImpl::DeleteLayer(const std::string& name) {
 }
 
 absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
-                                                const std::string& layer) {
+                                                const std::string& layer,
+                                                const std::string& description) {
   RETURN_IF_ERROR(ValidateName("layer", layer));
+  RETURN_IF_ERROR(ValidateDescription(description));
   LayerRecord rec;
   {
     absl::MutexLock lock(&mu_);
@@ -220,6 +236,8 @@ absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
     rec.size = vol.size;
     rec.created_unix = NowUnix();
     rec.source = "seal:" + volume;
+    rec.description = description;
+    rec.base.assign(vol.stack.begin(), vol.stack.begin() + vol.base_count);
     batch.Put(LayerKey(rec.id), EncodeLayer(rec));
     RETURN_IF_ERROR(Commit(&batch));
     importing_.insert(layer);
@@ -285,6 +303,18 @@ absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
     if (Commit(&batch).ok()) Enqueue(TaskKind::kDelete, rec.id);
     return s;
   }
+  return DescribeLayer(rec);
+}
+
+absl::StatusOr<LayerInfo> StoreImpl::SetLayerDescription(
+    const std::string& name, const std::string& description) {
+  RETURN_IF_ERROR(ValidateDescription(description));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(LayerRecord rec, FindNamedLayer(name));
+  rec.description = description;
+  rocksdb::WriteBatch batch;
+  batch.Put(LayerKey(rec.id), EncodeLayer(rec));
+  RETURN_IF_ERROR(Commit(&batch));
   return DescribeLayer(rec);
 }
 

@@ -254,6 +254,8 @@ absl::StatusOr<VolumeInfo> StoreImpl::CloneVolume(
   if (snapshot) {
     ASSIGN_OR_RETURN(SnapshotRecord snap, FindSnapshot(source, *snapshot));
     rec.stack = snap.stack;
+    // The source may have been rebased since onto a base of another depth.
+    rec.base_count = snap.base_count.value_or(src.base_count);
   } else {
     // Both volumes share the source's head from now on, frozen.
     RETURN_IF_ERROR(FreezeHead(&src, nullptr));
@@ -303,6 +305,7 @@ absl::StatusOr<SnapshotInfo> StoreImpl::TakeSnapshot(
     snap.stack = rec.stack;
     snap.stack.push_back(rec.head);  // rec is still the pre-freeze record here
     snap.changed_bytes = changed;
+    snap.base_count = rec.base_count;
     batch->Put(SnapshotKey(volume, name), EncodeSnapshot(snap));
     if (extra) extra(batch);
   }));
@@ -337,6 +340,8 @@ absl::Status StoreImpl::RollbackSnapshot(const std::string& volume,
   old_head.state = LayerState::kDeleting;
   batch.Put(LayerKey(old_head.id), EncodeLayer(old_head));
   rec.stack = snap.stack;
+  // A snapshot taken before a rebase brings back the base it was taken on.
+  rec.base_count = snap.base_count.value_or(rec.base_count);
   rec.head = AllocateId(&batch);
   batch.Put(LayerKey(rec.head), EncodeLayer(NewHeadRecord(rec.head, rec)));
   batch.Put(VolumeKey(volume), EncodeVolume(rec));

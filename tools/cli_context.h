@@ -39,6 +39,8 @@ class CliContext {
 void RegisterMaintenanceCommands(CLI::App& app, CliContext& ctx);  // init stats gc fsck
 void RegisterLayerCommands(CLI::App& app, CliContext& ctx);        // layer ...
 void RegisterVolumeCommands(CLI::App& app, CliContext& ctx);       // volume ..., export
+// layer merge/flatten/describe, volume rebase; after the two above.
+void RegisterLayerOpsCommands(CLI::App& app, CliContext& ctx);
 void RegisterSnapshotCommands(CLI::App& app, CliContext& ctx);     // snapshot ...
 // snapshot schedule, snapshot schedules: called by RegisterSnapshotCommands.
 void RegisterSnapshotScheduleCommands(CLI::App* snapshot_group, CliContext& ctx);

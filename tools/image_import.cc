@@ -38,9 +38,11 @@ class ImportTransaction {
 };
 
 absl::StatusOr<Imported> ImportLink(Store& store, const ImageLink& link, const std::string& name,
-                                    const std::string& parent) {
+                                    const std::string& parent,
+                                    const std::string& description = "") {
   ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> image, link.open());
-  ImportOptions options{link.path, link.differencing ? parent : std::string(), link.identifier};
+  ImportOptions options{link.path, link.differencing ? parent : std::string(), link.identifier,
+                        description};
   Imported out;
   out.format = link.format;
   ProgressBar bar("import " + name);
@@ -78,6 +80,7 @@ absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
   // Read the image (and its chain) before touching the store: a typo or a
   // broken image costs nothing.
   RETURN_IF_ERROR(ValidateName("layer", args.name));
+  RETURN_IF_ERROR(ValidateDescription(args.description));
   ASSIGN_OR_RETURN(std::vector<ImageLink> chain, OpenImageChain(args.file, args.format));
   for (const ImageLink& link : chain)
     if (link.size > kMaxVolumeSize)
@@ -116,7 +119,7 @@ absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
       below = name;
     }
   }
-  ASSIGN_OR_RETURN(Imported last, ImportLink(*store, top, args.name, below));
+  ASSIGN_OR_RETURN(Imported last, ImportLink(*store, top, args.name, below, args.description));
   transaction.Made(args.name);
   imported.push_back(last);
   transaction.Commit();

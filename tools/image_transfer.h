@@ -16,6 +16,7 @@ struct ImportArgs {
   std::string file;
   std::string format = "auto";
   std::string parent;  // the layer a differencing image goes on; empty: import its chain
+  std::string description;  // the new layer's (not its imported ancestors')
 };
 
 // Imports args.file as layer args.name. A differencing image (VHD/VHDX

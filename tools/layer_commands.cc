@@ -32,11 +32,17 @@ std::string DescribeLayerText(const LayerInfo& l) {
       "  parent    %s\n"
       "  image id  %s\n"
       "  chunks    %s\n"
-      "  created   %s\n",
+      "  sha256    %s\n"
+      "  base      %s\n"
+      "  created   %s\n"
+      "  description %s\n",
       l.name, l.id, FormatSize(l.size), l.size, FormatSize(l.logical_bytes),
       l.sealed ? "yes" : "no (sealing)", l.source,
       l.parent.empty() ? "none (a whole disk)" : l.parent,
-      l.image_id.empty() ? "-" : l.image_id, FetchState(l), FormatUnixTime(l.created_unix));
+      l.image_id.empty() ? "-" : l.image_id, FetchState(l),
+      l.content_sha256.empty() ? "- (not imported)" : l.content_sha256,
+      l.base.empty() ? "-" : absl::StrJoin(l.base, ", "), FormatUnixTime(l.created_unix),
+      l.description.empty() ? "-" : l.description);
 }
 
 absl::Status List(CliContext& ctx) {
@@ -78,9 +84,9 @@ absl::Status Delete(CliContext& ctx, const std::string& name) {
 }
 
 absl::Status Seal(CliContext& ctx, const std::string& volume,
-                  const std::string& layer) {
+                  const std::string& layer, const std::string& description) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
-  ASSIGN_OR_RETURN(LayerInfo sealed, store->SealVolume(volume, layer));
+  ASSIGN_OR_RETURN(LayerInfo sealed, store->SealVolume(volume, layer, description));
   Emit(ctx.json, ToJson(sealed),
        absl::StrFormat("sealed what volume %s holds above its base layers as "
                        "layer %s (%s of data)",
@@ -105,6 +111,7 @@ void RegisterLayerCommands(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--parent", import->parent,
                   "For a differencing VHD/VHDX or qcow2 overlay: the layer of its parent "
                   "(default: import the parent chain too)");
+  cmd->add_option("--description", import->description, "Free text describing the layer");
   ctx.Bind(cmd, [&ctx, import] { return ImportImageFile(ctx, *import); });
 
   ctx.Bind(group->add_subcommand("list", "List layers"), [&ctx] { return List(ctx); });
@@ -123,7 +130,11 @@ void RegisterLayerCommands(CLI::App& app, CliContext& ctx) {
       "seal", "Seal what a volume holds above its base layers as a new layer");
   cmd->add_option("VOLUME", *volume, "Volume to seal")->required();
   cmd->add_option("NEWLAYER", *name, "Name of the new layer")->required();
-  ctx.Bind(cmd, [&ctx, volume, name] { return Seal(ctx, *volume, *name); });
+  auto description = std::make_shared<std::string>();
+  cmd->add_option("--description", *description, "Free text describing the layer");
+  ctx.Bind(cmd, [&ctx, volume, name, description] {
+    return Seal(ctx, *volume, *name, *description);
+  });
 }
 
 }  // namespace layerdisk

@@ -33,6 +33,7 @@ int Run(int argc, char** argv) {
   RegisterMaintenanceCommands(app, ctx);
   RegisterLayerCommands(app, ctx);
   RegisterVolumeCommands(app, ctx);
+  RegisterLayerOpsCommands(app, ctx);
   RegisterSnapshotCommands(app, ctx);
   RegisterCompareCommands(app, ctx);
   RegisterServeCommand(app, ctx);

@@ -70,7 +70,11 @@ nlohmann::json ToJson(const LayerInfo& layer) {
           {"image_id", layer.image_id},
           {"fetching", layer.fetching},
           {"fetch_chunks", layer.fetch_chunks},
-          {"fetched_chunks", layer.fetched_chunks}};
+          {"fetched_chunks", layer.fetched_chunks},
+
+          {"description", layer.description},
+          {"content_sha256", layer.content_sha256},
+          {"base", layer.base}};
 }
 
 nlohmann::json ToJson(const VolumeInfo& volume) {
@@ -97,6 +101,21 @@ nlohmann::json ToJson(const SnapshotSchedule& schedule) {
           {"every", FormatInterval(schedule.every_seconds)},
           {"keep", schedule.keep},
           {"next_due_unix", schedule.next_due_unix}};
+}
+
+nlohmann::json ToJson(const RebaseReport& report) {
+  nlohmann::json conflicts = nlohmann::json::array();
+  uint64_t bytes = 0;
+  for (const ByteRange& r : report.conflicts) {
+    conflicts.push_back({{"offset", r.offset}, {"length", r.length}});
+    bytes += r.length;
+  }
+  return {{"volume", report.volume},
+          {"old_layers", report.old_layers},
+          {"new_layers", report.new_layers},
+          {"conflicts", conflicts},
+          {"conflict_bytes", bytes},
+          {"applied", report.applied}};
 }
 
 nlohmann::json ToJson(const SpaceStats& space) {

@@ -43,6 +43,7 @@ nlohmann::json ToJson(const VolumeInfo& volume);
 nlohmann::json ToJson(const SnapshotInfo& snapshot);
 nlohmann::json ToJson(const SpaceStats& space);
 nlohmann::json ToJson(const SnapshotSchedule& schedule);
+nlohmann::json ToJson(const RebaseReport& report);
 
 // Left-aligned columns separated by two spaces; the first row is the header.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

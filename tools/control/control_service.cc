@@ -121,7 +121,8 @@ grpc::Status ControlService::ImportLayer(grpc::ServerContext*,
   StreamSource source(reader, header);
   return Reply<ImportResult>(
       store_->ImportImage(header.name(), source,
-                          ImportOptions{header.origin(), header.parent(), header.image_id()},
+                          ImportOptions{header.origin(), header.parent(), header.image_id(),
+                                        header.description()},
                           nullptr),
       [&](const ImportResult& r) { ToProto(r, out); });
 }
@@ -144,8 +145,47 @@ grpc::Status ControlService::DeleteLayer(grpc::ServerContext*, const v1::NameReq
 
 grpc::Status ControlService::SealVolume(grpc::ServerContext*, const v1::SealRequest* in,
                                         v1::LayerInfo* out) {
-  return Reply<LayerInfo>(store_->SealVolume(in->volume(), in->layer()),
+  return Reply<LayerInfo>(store_->SealVolume(in->volume(), in->layer(), in->description()),
                           [&](const auto& l) { ToProto(l, out); });
+}
+
+grpc::Status ControlService::MergeLayers(grpc::ServerContext*, const v1::MergeRequest* in,
+                                         v1::LayerInfo* out) {
+  std::vector<std::string> layers(in->layers().begin(), in->layers().end());
+  return Reply<LayerInfo>(store_->MergeLayers(in->name(), layers, in->description()),
+                          [&](const auto& l) { ToProto(l, out); });
+}
+
+grpc::Status ControlService::FlattenVolume(grpc::ServerContext*, const v1::FlattenRequest* in,
+                                           v1::LayerInfo* out) {
+  std::optional<std::string> snap;
+  if (in->has_snapshot()) snap = in->snapshot();
+  return Reply<LayerInfo>(store_->FlattenVolume(in->name(), in->volume(), snap, in->description()),
+                          [&](const auto& l) { ToProto(l, out); });
+}
+
+grpc::Status ControlService::SetLayerDescription(grpc::ServerContext*,
+                                                 const v1::DescribeRequest* in,
+                                                 v1::LayerInfo* out) {
+  return Reply<LayerInfo>(store_->SetLayerDescription(in->name(), in->description()),
+                          [&](const auto& l) { ToProto(l, out); });
+}
+
+// A rebased volume's open object (devices_ holds the store's one live
+// Volume) reads the new stack at once: nothing to forget here.
+grpc::Status ControlService::RebaseVolume(grpc::ServerContext*, const v1::RebaseRequest* in,
+                                          v1::RebaseReport* out) {
+  std::vector<std::string> layers(in->layers().begin(), in->layers().end());
+  return Reply<RebaseReport>(store_->RebaseVolume(in->volume(), layers, in->dry_run()),
+                             [&](const auto& r) { ToProto(r, out); });
+}
+
+grpc::Status ControlService::RebaseAll(grpc::ServerContext*, const v1::RebaseAllRequest* in,
+                                       v1::RebaseReportList* out) {
+  return Reply<std::vector<RebaseReport>>(
+      store_->RebaseAll(in->from(), in->to(), in->dry_run()), [&](const auto& reports) {
+        for (const auto& r : reports) ToProto(r, out->add_reports());
+      });
 }
 
 grpc::Status ControlService::CreateVolume(grpc::ServerContext*, const v1::CreateVolumeRequest* in,

@@ -45,6 +45,15 @@ class ControlService final : public v1::Control::Service {
   grpc::Status GetLayer(grpc::ServerContext*, const v1::NameRequest* in, v1::LayerInfo* out) override;
   grpc::Status DeleteLayer(grpc::ServerContext*, const v1::NameRequest* in, v1::Empty*) override;
   grpc::Status SealVolume(grpc::ServerContext*, const v1::SealRequest* in, v1::LayerInfo* out) override;
+  grpc::Status MergeLayers(grpc::ServerContext*, const v1::MergeRequest* in, v1::LayerInfo* out) override;
+  grpc::Status FlattenVolume(grpc::ServerContext*, const v1::FlattenRequest* in,
+                             v1::LayerInfo* out) override;
+  grpc::Status SetLayerDescription(grpc::ServerContext*, const v1::DescribeRequest* in,
+                                   v1::LayerInfo* out) override;
+  grpc::Status RebaseVolume(grpc::ServerContext*, const v1::RebaseRequest* in,
+                            v1::RebaseReport* out) override;
+  grpc::Status RebaseAll(grpc::ServerContext*, const v1::RebaseAllRequest* in,
+                         v1::RebaseReportList* out) override;
   grpc::Status CreateVolume(grpc::ServerContext*, const v1::CreateVolumeRequest* in,
                             v1::VolumeInfo* out) override;
   grpc::Status ListVolumes(grpc::ServerContext*, const v1::Empty*, v1::VolumeList* out) override;

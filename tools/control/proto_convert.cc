@@ -15,13 +15,29 @@ void ToProto(const LayerInfo& in, v1::LayerInfo* out) {
   out->set_fetching(in.fetching);
   out->set_fetch_chunks(in.fetch_chunks);
   out->set_fetched_chunks(in.fetched_chunks);
+  out->set_description(in.description);
+  out->set_content_sha256(in.content_sha256);
+  for (const auto& b : in.base) out->add_base(b);
 }
 
 LayerInfo FromProto(const v1::LayerInfo& in) {
-  return LayerInfo{in.name(),         in.id(),     in.size(),   in.logical_bytes(),
-                   in.created_unix(), in.sealed(), in.source(), in.parent(),
-                   in.image_id(),     in.fetching(), in.fetch_chunks(),
-                   in.fetched_chunks()};
+  LayerInfo l;
+  l.name = in.name();
+  l.id = in.id();
+  l.size = in.size();
+  l.logical_bytes = in.logical_bytes();
+  l.created_unix = in.created_unix();
+  l.sealed = in.sealed();
+  l.source = in.source();
+  l.parent = in.parent();
+  l.image_id = in.image_id();
+  l.fetching = in.fetching();
+  l.fetch_chunks = in.fetch_chunks();
+  l.fetched_chunks = in.fetched_chunks();
+  l.description = in.description();
+  l.content_sha256 = in.content_sha256();
+  l.base.assign(in.base().begin(), in.base().end());
+  return l;
 }
 
 void ToProto(const VolumeInfo& in, v1::VolumeInfo* out) {
@@ -236,6 +252,28 @@ ProvenanceMap FromProto(const v1::ProvenanceMap& in) {
     m.extents.push_back({x.offset(), x.length(), x.layer(), kind});
   }
   return m;
+}
+
+void ToProto(const RebaseReport& in, v1::RebaseReport* out) {
+  out->set_volume(in.volume);
+  for (const auto& l : in.old_layers) out->add_old_layers(l);
+  for (const auto& l : in.new_layers) out->add_new_layers(l);
+  for (const ByteRange& r : in.conflicts) {
+    v1::ByteRange* p = out->add_conflicts();
+    p->set_offset(r.offset);
+    p->set_length(r.length);
+  }
+  out->set_applied(in.applied);
+}
+
+RebaseReport FromProto(const v1::RebaseReport& in) {
+  RebaseReport r;
+  r.volume = in.volume();
+  r.old_layers.assign(in.old_layers().begin(), in.old_layers().end());
+  r.new_layers.assign(in.new_layers().begin(), in.new_layers().end());
+  for (const auto& c : in.conflicts()) r.conflicts.push_back({c.offset(), c.length()});
+  r.applied = in.applied();
+  return r;
 }
 
 }  // namespace layerdisk

@@ -20,6 +20,7 @@ void ToProto(const DiffReport& in, v1::DiffReport* out);
 void ToProto(const ConflictReport& in, v1::ConflictReport* out);
 void ToProto(const StackConflict& in, v1::StackConflict* out);
 void ToProto(const ProvenanceMap& in, v1::ProvenanceMap* out);
+void ToProto(const RebaseReport& in, v1::RebaseReport* out);
 
 LayerInfo FromProto(const v1::LayerInfo& in);
 VolumeInfo FromProto(const v1::VolumeInfo& in);
@@ -34,6 +35,7 @@ DiffReport FromProto(const v1::DiffReport& in);
 ConflictReport FromProto(const v1::ConflictReport& in);
 StackConflict FromProto(const v1::StackConflict& in);
 ProvenanceMap FromProto(const v1::ProvenanceMap& in);
+RebaseReport FromProto(const v1::RebaseReport& in);
 
 }  // namespace layerdisk
 

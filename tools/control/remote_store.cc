@@ -157,6 +157,7 @@ class RemoteStore final : public Store {
     header.set_origin(options.origin);
     header.set_parent(options.parent);
     header.set_image_id(options.image_id);
+    header.set_description(options.description);
     header.set_size(source.size());
     for (const DeviceExtent& e : extents) {
       v1::Extent* x = header.add_extents();
@@ -198,12 +199,68 @@ class RemoteStore final : public Store {
   absl::Status DeleteLayer(const std::string& name) override {
     return Call<v1::NameRequest, v1::Empty>(stub_.get(), &Stub::DeleteLayer, NameReq(name)).status();
   }
-  absl::StatusOr<LayerInfo> SealVolume(const std::string& volume, const std::string& layer) override {
+  using Store::SealVolume;
+  absl::StatusOr<LayerInfo> SealVolume(const std::string& volume, const std::string& layer,
+                                       const std::string& description) override {
     v1::SealRequest req;
     req.set_volume(volume);
     req.set_layer(layer);
+    req.set_description(description);
     ASSIGN_OR_RETURN(auto rep, (Call<v1::SealRequest, v1::LayerInfo>(stub_.get(), &Stub::SealVolume, req)));
     return FromProto(rep);
+  }
+
+  absl::StatusOr<LayerInfo> MergeLayers(const std::string& name,
+                                        const std::vector<std::string>& layers,
+                                        const std::string& description) override {
+    v1::MergeRequest req;
+    req.set_name(name);
+    for (const auto& l : layers) req.add_layers(l);
+    req.set_description(description);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::MergeRequest, v1::LayerInfo>(stub_.get(), &Stub::MergeLayers, req)));
+    return FromProto(rep);
+  }
+  absl::StatusOr<LayerInfo> FlattenVolume(const std::string& name, const std::string& volume,
+                                          const std::optional<std::string>& snapshot,
+                                          const std::string& description) override {
+    v1::FlattenRequest req;
+    req.set_name(name);
+    req.set_volume(volume);
+    req.set_has_snapshot(snapshot.has_value());
+    req.set_snapshot(snapshot.value_or(""));
+    req.set_description(description);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::FlattenRequest, v1::LayerInfo>(stub_.get(), &Stub::FlattenVolume, req)));
+    return FromProto(rep);
+  }
+  absl::StatusOr<LayerInfo> SetLayerDescription(const std::string& name,
+                                                const std::string& description) override {
+    v1::DescribeRequest req;
+    req.set_name(name);
+    req.set_description(description);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::DescribeRequest, v1::LayerInfo>(
+                                   stub_.get(), &Stub::SetLayerDescription, req)));
+    return FromProto(rep);
+  }
+  absl::StatusOr<RebaseReport> RebaseVolume(const std::string& volume,
+                                            const std::vector<std::string>& layers,
+                                            bool dry_run) override {
+    v1::RebaseRequest req;
+    req.set_volume(volume);
+    for (const auto& l : layers) req.add_layers(l);
+    req.set_dry_run(dry_run);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::RebaseRequest, v1::RebaseReport>(stub_.get(), &Stub::RebaseVolume, req)));
+    return FromProto(rep);
+  }
+  absl::StatusOr<std::vector<RebaseReport>> RebaseAll(const std::string& from, const std::string& to,
+                                                      bool dry_run) override {
+    v1::RebaseAllRequest req;
+    req.set_from(from);
+    req.set_to(to);
+    req.set_dry_run(dry_run);
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::RebaseAllRequest, v1::RebaseReportList>(stub_.get(), &Stub::RebaseAll, req)));
+    std::vector<RebaseReport> out;
+    for (const auto& r : rep.reports()) out.push_back(FromProto(r));
+    return out;
   }
   absl::StatusOr<std::shared_ptr<BlockDevice>> OpenLayer(const std::string& name) override {
     return OpenDevice("layer:" + name);
