@@ -54,7 +54,8 @@ struct LayerInfo {
   uint64_t logical_bytes = 0;  // bytes of data blocks it maps
   uint64_t created_unix = 0;
   bool sealed = false;  // false while a frozen head waits for sealing
-  std::string source;   // "import:FILE" or "seal:VOLUME"
+  // "import:FILE", "seal:VOLUME", "merge:L1,L2", "flatten:VOLUME[@SNAP]"
+  std::string source;
   std::string parent;   // a delta layer's parent layer; empty for whole disks
   std::string image_id; // the imported image's identifier (VHD/VHDX UUID), if any
   // Replicated lazily and still fetching: some chunks are not here yet

@@ -198,8 +198,9 @@ class StoreImpl final : public Store {
                                           const std::vector<uint64_t>& base,
                                           const std::shared_ptr<Head>& head)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Registers a new named layer being written (state kWriting), as import
-  // and seal do; FinishNewLayer makes it live or removes it.
+  // Registers a new named layer being written (state kWriting) for seal,
+  // merge and flatten; FinishNewLayer makes it live with the writer's map,
+  // or, given an error, removes it and returns the error.
   absl::StatusOr<LayerRecord> BeginNewLayer(const std::string& name, uint64_t size,
                                             const std::string& source,
                                             const std::string& description)

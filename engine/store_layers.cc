@@ -229,18 +229,8 @@ absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
     if (catalog().LayerIdByName(layer).ok() || importing_.count(layer))
       return absl::AlreadyExistsError(absl::StrFormat("layer '%s' already exists", layer));
     RETURN_IF_ERROR(FreezeHead(&vol, nullptr));
-    rocksdb::WriteBatch batch;
-    rec.id = AllocateId(&batch);
-    rec.name = layer;
-    rec.state = LayerState::kWriting;
-    rec.size = vol.size;
-    rec.created_unix = NowUnix();
-    rec.source = "seal:" + volume;
-    rec.description = description;
+    ASSIGN_OR_RETURN(rec, BeginNewLayer(layer, vol.size, "seal:" + volume, description));
     rec.base.assign(vol.stack.begin(), vol.stack.begin() + vol.base_count);
-    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
-    RETURN_IF_ERROR(Commit(&batch));
-    importing_.insert(layer);
   }
   // Seal the frozen heads first: then merging moves chunk names, not data.
   absl::Status s = WaitForBackgroundWork();
@@ -287,23 +277,7 @@ absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
     }
   }
   absl::MutexLock lock(&mu_);
-  importing_.erase(layer);
-  if (s.ok()) {
-    rec.state = LayerState::kLive;
-    rec.data_blocks = writer.data_blocks();
-    s = writer.Finish([&](rocksdb::WriteBatch* batch) {
-      batch->Put(LayerKey(rec.id), EncodeLayer(rec));
-      batch->Put(LayerNameKey(layer), EncodeId(rec.id));
-    });
-  }
-  if (!s.ok()) {
-    rec.state = LayerState::kDeleting;
-    rocksdb::WriteBatch batch;
-    batch.Put(LayerKey(rec.id), EncodeLayer(rec));
-    if (Commit(&batch).ok()) Enqueue(TaskKind::kDelete, rec.id);
-    return s;
-  }
-  return DescribeLayer(rec);
+  return FinishNewLayer(std::move(rec), &writer, s);
 }
 
 absl::StatusOr<LayerInfo> StoreImpl::SetLayerDescription(
