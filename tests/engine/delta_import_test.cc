@@ -89,7 +89,7 @@ class DeltaImportTest : public ::testing::Test {
 
 TEST_F(DeltaImportTest, StackComposesToTheChildAndTheDeltaHoldsOnlyItsBlocks) {
   DeltaSource child(composed_, map_);
-  auto imported = store_->ImportImage("child", child, {"child.vhd", "base", "id-1"}, nullptr);
+  auto imported = store_->ImportImage("child", child, {"child.vhd", "base", "id-1", ""}, nullptr);
   ASSERT_TRUE(imported.ok()) << imported.status();
   EXPECT_EQ(imported->layer.parent, "base");
   EXPECT_EQ(imported->layer.image_id, "id-1");
@@ -118,12 +118,12 @@ TEST_F(DeltaImportTest, StackComposesToTheChildAndTheDeltaHoldsOnlyItsBlocks) {
 
 TEST_F(DeltaImportTest, ParentIsProtectedAndMustExistAndFit) {
   DeltaSource child(composed_, map_);
-  EXPECT_EQ(store_->ImportImage("c", child, {"c", "nosuch", ""}, nullptr).status().code(),
+  EXPECT_EQ(store_->ImportImage("c", child, {"c", "nosuch", "", ""}, nullptr).status().code(),
             StatusCode::kNotFound);
   DeltaSource small(composed_.substr(0, 4 * kBlock), {{0, 4 * kBlock, true, false}});
-  EXPECT_EQ(store_->ImportImage("s", small, {"s", "base", ""}, nullptr).status().code(),
+  EXPECT_EQ(store_->ImportImage("s", small, {"s", "base", "", ""}, nullptr).status().code(),
             StatusCode::kInvalidArgument);
-  ASSERT_TRUE(store_->ImportImage("child", child, {"c", "base", ""}, nullptr).ok());
+  ASSERT_TRUE(store_->ImportImage("child", child, {"c", "base", "", ""}, nullptr).ok());
   absl::Status refused = store_->DeleteLayer("base");
   EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.message().find("parent of delta layer 'child'"), std::string::npos) << refused;
