@@ -134,7 +134,7 @@ ld layer list --json >list.json
 # Through a running server: the CLI goes over the control socket.
 ld serve --nbd "unix:$WORK/nbd.sock" >serve.log 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do [[ -S $LAYERDISK_STORE/control.sock ]] && break; sleep 0.1; done
 [[ -S $LAYERDISK_STORE/control.sock ]] || fail "the server did not start: $(cat serve.log)"
 ld volume rebase w --layers os1 --dry-run --json >rdry.json
@@ -152,4 +152,6 @@ expect_fail 2 volume rebase v --layers small
 expect_fail 3 layer merge y nosuch
 kill $server
 wait $server || true
+ld volume show v --json >v.json  # the store is the CLI's again
+[[ $(json v.json 'd["layers"]') == "['os2']" ]] || fail "the remote rebase did not persist"
 echo PASS

@@ -142,20 +142,27 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
   rec.source = "import:x";
   rec.opaque = true;
   std::string encoded = EncodeLayer(rec);
-  // A record as written before delta layers: no parent varint (1 byte, 0),
-  // no image_id (1 byte, empty), no fetching flag (1 byte), then its checksum.
-  auto without_last = [&](size_t bytes) {
-    std::string body = encoded.substr(0, encoded.size() - 8 - bytes);
+  // `encoded` less its last `drop` bytes before the checksum, re-checksummed.
+  auto truncated = [&encoded](size_t drop) {
+    std::string body = encoded.substr(0, encoded.size() - 8 - drop);
     uint64_t sum = Checksum64(body, kCatalogSeed + static_cast<uint8_t>('L'));
     for (int i = 0; i < 8; ++i) body.push_back(static_cast<char>(sum >> (8 * i)));
     return body;
   };
-  std::string legacy = without_last(3);
+  // A record as written before layer metadata: no description, hash (1 byte
+  // each, empty) or base (1 byte, no ids).
+  auto before_metadata = DecodeLayer(truncated(3));
+  ASSERT_TRUE(before_metadata.ok()) << before_metadata.status();
+  EXPECT_EQ(before_metadata->name, "old");
+  EXPECT_TRUE(before_metadata->description.empty());
+  EXPECT_TRUE(before_metadata->base.empty());
+  // A record as written before delta layers: no parent varint (1 byte, 0),
+  // no image_id (1 byte, empty), no fetching flag (1 byte) either.
   // One written before lazy replication: parent and image_id, no flag.
-  auto before_fetching = DecodeLayer(without_last(1));
+  auto before_fetching = DecodeLayer(truncated(3 + 1));
   ASSERT_TRUE(before_fetching.ok()) << before_fetching.status();
   EXPECT_FALSE(before_fetching->fetching);
-  auto decoded = DecodeLayer(legacy);
+  auto decoded = DecodeLayer(truncated(3 + 3));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->name, "old");
   EXPECT_EQ(decoded->parent, 0u);
@@ -164,6 +171,9 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
 
   rec.parent = 3;
   rec.image_id = "abc";
+  rec.description = "gold";
+  rec.content_sha256 = std::string(64, 'f');
+  rec.base = {1, 2};
   auto round = DecodeLayer(EncodeLayer(rec));
   ASSERT_TRUE(round.ok());
   EXPECT_EQ(round->parent, 3u);
@@ -171,6 +181,9 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
   EXPECT_FALSE(round->fetching);
   rec.fetching = true;
   EXPECT_TRUE(DecodeLayer(EncodeLayer(rec))->fetching);
+  EXPECT_EQ(round->description, "gold");
+  EXPECT_EQ(round->content_sha256, std::string(64, 'f'));
+  EXPECT_EQ(round->base, (std::vector<uint64_t>{1, 2}));
 }
 
 }  // namespace

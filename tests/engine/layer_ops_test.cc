@@ -12,6 +12,7 @@
 #include <string>
 
 #include "dedupe/chunk_name.h"
+#include "engine/catalog.h"
 #include "engine/store.h"
 #include "gtest/gtest.h"
 #include "tests/engine/test_util.h"
@@ -434,6 +435,24 @@ TEST(LayerMetadataTest, RecordedAndKeptAcrossReopen) {
   LD_ASSERT_OK_AND_ASSIGN(LayerInfo app, store->GetLayer("app"));
   EXPECT_EQ(app.description, "office 2026");
   EXPECT_EQ(app.base, (std::vector<std::string>{"os"}));
+}
+
+// A snapshot record written before rebases has no base_count: it decodes
+// without one (the volume's then applies) and a set one round-trips.
+TEST(SnapshotRecordTest, BaseCountIsAnOptionalTrailingField) {
+  SnapshotRecord rec;
+  rec.volume = "v";
+  rec.name = "s";
+  rec.stack = {1, 2, 3};
+  auto legacy = DecodeSnapshot(EncodeSnapshot(rec));
+  ASSERT_TRUE(legacy.ok()) << legacy.status();
+  EXPECT_FALSE(legacy->base_count.has_value());
+  rec.base_count = 2;
+  auto round = DecodeSnapshot(EncodeSnapshot(rec));
+  ASSERT_TRUE(round.ok()) << round.status();
+  EXPECT_EQ(round->base_count, std::optional<uint32_t>(2));
+  rec.base_count = 4;  // more than the stack holds
+  EXPECT_EQ(DecodeSnapshot(EncodeSnapshot(rec)).status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
