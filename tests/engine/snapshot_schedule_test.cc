@@ -434,7 +434,7 @@ TEST_F(SnapshotScheduleTest, ReplacingWinsOverAnAdvanceInFlight) {
 // Snapshot records written before the scheduled flag existed decode as
 // manual snapshots.
 TEST(SnapshotRecordTest, RecordsWithoutTheScheduledFlagDecode) {
-  SnapshotRecord rec{"desk", "monday", 1234, {7, 9}, 4096, true};
+  SnapshotRecord rec{"desk", "monday", 1234, {7, 9}, 4096, true, std::nullopt};
   std::string v = EncodeSnapshot(rec);
   auto decoded = DecodeSnapshot(v);
   ASSERT_TRUE(decoded.ok());
