@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "common/size_parse.h"
 
 namespace layerdisk {
 namespace {
@@ -21,21 +22,14 @@ absl::StatusOr<uint64_t> ParseInterval(std::string_view text) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "'%s' is not an interval (expected e.g. 30s, 15m, 1h, 1d)", shown));
   };
-  std::string_view s = text;
-  while (!s.empty() && absl::ascii_isspace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && absl::ascii_isspace(s.back())) s.remove_suffix(1);
-  uint64_t value = 0;
-  size_t i = 0;
-  for (; i < s.size() && absl::ascii_isdigit(s[i]); ++i) {
-    uint64_t digit = static_cast<uint64_t>(s[i] - '0');
-    if (value > (UINT64_MAX - digit) / 10)
-      return absl::InvalidArgumentError(absl::StrFormat("interval '%s' is too long", shown));
-    value = value * 10 + digit;
-  }
-  if (i == 0 || i + 1 != s.size()) return bad();
+  const LeadingCount n = SplitLeadingCount(text);
+  if (n.overflow)
+    return absl::InvalidArgumentError(absl::StrFormat("interval '%s' is too long", shown));
+  if (!n.has_digits || n.unit.size() != 1) return bad();
+  const uint64_t value = n.count;
   if (value == 0)
     return absl::InvalidArgumentError(absl::StrFormat("interval '%s' must be positive", shown));
-  const char letter = absl::ascii_tolower(s[i]);
+  const char letter = absl::ascii_tolower(n.unit[0]);
   for (const Unit& unit : kUnits) {
     if (unit.letter != letter) continue;
     if (value > UINT64_MAX / unit.seconds)

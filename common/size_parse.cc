@@ -7,23 +7,35 @@
 
 namespace layerdisk {
 
-absl::StatusOr<uint64_t> ParseSize(std::string_view text) {
+LeadingCount SplitLeadingCount(std::string_view text) {
   std::string_view s = text;
   while (!s.empty() && absl::ascii_isspace(s.front())) s.remove_prefix(1);
   while (!s.empty() && absl::ascii_isspace(s.back())) s.remove_suffix(1);
-  uint64_t value = 0;
+  LeadingCount out;
   size_t i = 0;
   for (; i < s.size() && absl::ascii_isdigit(s[i]); ++i) {
     uint64_t digit = static_cast<uint64_t>(s[i] - '0');
-    if (value > (UINT64_MAX - digit) / 10)
-      return absl::InvalidArgumentError(
-          absl::StrFormat("size '%s' is too large", std::string(text)));
-    value = value * 10 + digit;
+    if (out.count > (UINT64_MAX - digit) / 10) {
+      out.overflow = true;
+      return out;
+    }
+    out.count = out.count * 10 + digit;
   }
-  if (i == 0)
+  out.has_digits = i > 0;
+  out.unit = s.substr(i);
+  return out;
+}
+
+absl::StatusOr<uint64_t> ParseSize(std::string_view text) {
+  const LeadingCount n = SplitLeadingCount(text);
+  if (n.overflow)
+    return absl::InvalidArgumentError(
+        absl::StrFormat("size '%s' is too large", std::string(text)));
+  if (!n.has_digits)
     return absl::InvalidArgumentError(
         absl::StrFormat("'%s' is not a size (expected e.g. 4K, 10G, 512)", std::string(text)));
-  std::string suffix = absl::AsciiStrToUpper(std::string(s.substr(i)));
+  const uint64_t value = n.count;
+  std::string suffix = absl::AsciiStrToUpper(std::string(n.unit));
   int shift = 0;
   if (suffix.empty() || suffix == "B") shift = 0;
   else if (suffix == "K" || suffix == "KB" || suffix == "KIB") shift = 10;

@@ -10,6 +10,16 @@
 
 namespace layerdisk {
 
+// The front half of parsing a quantity: a decimal count and the unit
+// written after it ("10G" -> 10, "G"), spaces around the whole trimmed.
+struct LeadingCount {
+  bool has_digits = false;
+  bool overflow = false;  // more than 64 bits
+  uint64_t count = 0;
+  std::string_view unit;  // whatever follows the digits; a view into the text
+};
+LeadingCount SplitLeadingCount(std::string_view text);
+
 // Parses a byte count with an optional binary suffix (K, M, G, T, P; "KiB",
 // "KB" and "k" mean the same). Rejects overflow, negatives and junk.
 absl::StatusOr<uint64_t> ParseSize(std::string_view text);

@@ -45,6 +45,13 @@ def connect(u):
 def block(i, gen):
     return (b"%08d:%04d;" % (i, gen)) * (B // 14) + b"#" * (B % 14)
 
+def expect_disconnected(h, what):
+    try:
+        h.pread(B, 0)
+        raise AssertionError("client still connected after a " + what)
+    except nbd.Error as e:
+        print(what, "disconnected the client:", e.string)
+
 # A snapshot under load. Two connections write 4 KiB blocks, each with its
 # own content, in disjoint halves of the volume; the snapshot is taken while
 # they run.
@@ -108,11 +115,7 @@ assert r.stderr.count("\n") == 1, r.stderr
 assert h.pread(B, 0) == b"\xdd" * B      # the refusal left the client alone
 r = ld("snapshot", "rollback", "desk", "busy", "--force")
 assert r.returncode == 0, r.stderr
-try:
-    h.pread(B, 0)
-    raise AssertionError("client still connected after a forced rollback")
-except nbd.Error as e:
-    print("forced rollback disconnected the client:", e.string)
+expect_disconnected(h, "forced rollback")
 del h
 assert connect(uri("desk")).pread(8 * M, 0) == content, "rollback content"
 
@@ -123,11 +126,7 @@ assert r.returncode == 5 and "in use" in r.stderr, (r.returncode, r.stderr)
 assert t.pread(B, 0) == b"\x33" * B
 r = ld("volume", "delete", "twin", "--force")
 assert r.returncode == 0, r.stderr
-try:
-    t.pread(B, 0)
-    raise AssertionError("client still connected after a forced delete")
-except nbd.Error as e:
-    print("forced delete disconnected the client:", e.string)
+expect_disconnected(t, "forced delete")
 del t
 try:
     connect(uri("twin"))
@@ -145,11 +144,7 @@ assert r.returncode == 5 and "in use" in r.stderr and "desk@gone" in r.stderr, (
 assert g.pread(B, 0) == gone_content      # the refusal left the reader alone
 r = ld("snapshot", "delete", "desk", "gone", "--force")
 assert r.returncode == 0, r.stderr
-try:
-    g.pread(B, 0)
-    raise AssertionError("client still connected after a forced snapshot delete")
-except nbd.Error as e:
-    print("forced snapshot delete disconnected the client:", e.string)
+expect_disconnected(g, "forced snapshot delete")
 del g
 print("live checks passed")
 PY
