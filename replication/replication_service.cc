@@ -107,7 +107,7 @@ grpc::Status ReplicationService::ReceiveVolume(
     grpc::ServerContext* ctx, const replication::VolumePush& push,
     grpc::ServerReaderWriter<replication::PushDown, replication::PushUp>* stream) {
   if (options_.volumes == nullptr)
-    return ToRpcStatus(absl::UnimplementedError("this server does not receive volumes"));
+    return ToRpcStatus(absl::FailedPreconditionError("this server does not receive volumes"));
   PushStreamSource source(stream);
   ReplicateOptions options;
   options.origin = "push:" + ctx->peer();
