@@ -17,10 +17,10 @@ void DeleteCachedChunk(const rocksdb::Slice& /*key*/, void* value) {
 
 }  // namespace
 
-ChunkStore::ChunkStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* chunks,
+ChunkStore::ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
                        rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes)
     : db_(db),
-      chunks_(chunks),
+      bytes_(std::move(bytes)),
       refs_(refs),
       cache_(rocksdb::NewLRUCache(std::max<uint64_t>(cache_bytes, 1 << 20))) {}
 
@@ -47,12 +47,19 @@ absl::Status ChunkStore::DecodeAndCache(const ChunkName& name, std::string_view 
 
 absl::Status ChunkStore::Read(const ChunkName& name, absl::Span<char> out) {
   if (ReadCached(name, out)) return absl::OkStatus();
-  rocksdb::PinnableSlice record;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), chunks_, ToSlice(name.view()), &record);
-  if (s.IsNotFound())
-    return absl::DataLossError(absl::StrCat("chunk ", name.Hex(), " is missing"));
-  RETURN_IF_ERROR(FromRocks(s, "read chunk"));
-  return DecodeAndCache(name, std::string_view(record.data(), record.size()), out);
+  const ChunkName* names[] = {&name};
+  std::vector<absl::StatusOr<std::string>> records = FetchRecords(names);
+  RETURN_IF_ERROR(records[0].status());
+  return DecodeAndCache(name, *records[0], out);
+}
+
+std::vector<absl::StatusOr<std::string>> ChunkStore::FetchRecords(
+    absl::Span<const ChunkName* const> names) {
+  std::vector<absl::StatusOr<std::string>> records = bytes_->GetMany(names);
+  for (size_t i = 0; i < names.size(); ++i)
+    if (absl::IsNotFound(records[i].status()))
+      records[i] = absl::DataLossError(absl::StrCat("chunk ", names[i]->Hex(), " is missing"));
+  return records;
 }
 
 absl::Status ChunkStore::ReadMany(absl::Span<const ChunkName* const> names, size_t length,
@@ -61,22 +68,17 @@ absl::Status ChunkStore::ReadMany(absl::Span<const ChunkName* const> names, size
   for (size_t i = 0; i < names.size(); ++i)
     if (!ReadCached(*names[i], out.subspan(i * length, length))) misses.push_back(i);
   if (misses.empty()) return absl::OkStatus();
-  std::vector<rocksdb::Slice> keys;
-  for (size_t i : misses) keys.push_back(ToSlice(names[i]->view()));
-  std::vector<rocksdb::PinnableSlice> records(misses.size());
-  std::vector<rocksdb::Status> statuses(misses.size());
-  db_->MultiGet(rocksdb::ReadOptions(), chunks_, keys.size(), keys.data(), records.data(),
-                statuses.data());
+  std::vector<const ChunkName*> missed;
+  missed.reserve(misses.size());
+  for (size_t i : misses) missed.push_back(names[i]);
+  std::vector<absl::StatusOr<std::string>> records = FetchRecords(missed);
   std::vector<absl::Status> results(misses.size());
   auto decode = [&](size_t begin, size_t end) {
     for (size_t j = begin; j < end; ++j) {
-      const ChunkName& name = *names[misses[j]];
-      if (statuses[j].IsNotFound()) {
-        results[j] = absl::DataLossError(absl::StrCat("chunk ", name.Hex(), " is missing"));
-      } else if (!statuses[j].ok()) {
-        results[j] = FromRocks(statuses[j], "read chunk");
+      if (!records[j].ok()) {
+        results[j] = records[j].status();
       } else {
-        results[j] = DecodeAndCache(name, {records[j].data(), records[j].size()},
+        results[j] = DecodeAndCache(*missed[j], *records[j],
                                     out.subspan(misses[j] * length, length));
       }
     }
@@ -93,30 +95,20 @@ absl::Status ChunkStore::ReadMany(absl::Span<const ChunkName* const> names, size
 }
 
 absl::StatusOr<std::string> ChunkStore::ReadRecord(const ChunkName& name) {
-  std::string record;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), chunks_, ToSlice(name.view()), &record);
-  if (s.IsNotFound())
-    return absl::DataLossError(absl::StrCat("chunk ", name.Hex(), " is missing"));
-  RETURN_IF_ERROR(FromRocks(s, "read chunk"));
-  return record;
+  const ChunkName* names[] = {&name};
+  return std::move(FetchRecords(names)[0]);
 }
 
 absl::StatusOr<std::vector<std::string>> ChunkStore::ReadRecords(
     absl::Span<const ChunkName> names) {
-  std::vector<rocksdb::Slice> keys;
-  keys.reserve(names.size());
-  for (const ChunkName& n : names) keys.push_back(ToSlice(n.view()));
-  std::vector<rocksdb::PinnableSlice> values(names.size());
-  std::vector<rocksdb::Status> statuses(names.size());
-  db_->MultiGet(rocksdb::ReadOptions(), chunks_, keys.size(), keys.data(), values.data(),
-                statuses.data());
+  std::vector<const ChunkName*> pointers;
+  pointers.reserve(names.size());
+  for (const ChunkName& n : names) pointers.push_back(&n);
+  std::vector<absl::StatusOr<std::string>> fetched = FetchRecords(pointers);
   std::vector<std::string> records(names.size());
   for (size_t i = 0; i < names.size(); ++i) {
-    if (statuses[i].IsNotFound())
-      return absl::DataLossError(absl::StrCat("chunk ", names[i].Hex(), " is missing"));
-    RETURN_IF_ERROR(FromRocks(statuses[i], "read chunk"));
-    records[i].assign(values[i].data(), values[i].size());
+    RETURN_IF_ERROR(fetched[i].status());
+    records[i] = std::move(*fetched[i]);
   }
   return records;
 }
@@ -182,26 +174,25 @@ absl::StatusOr<ChunkGcResult> ChunkStore::CollectGarbage() {
   {
     absl::MutexLock lock(&commit_mu_);
     rocksdb::WriteBatch batch;
+    std::vector<ChunkName> dead;
     for (const ChunkName& name : candidates) {
       // A writer may have referenced it again since the scan.
       ASSIGN_OR_RETURN(std::optional<RefRecord> r, Lookup(name));
       if (!r || r->refs > 0) continue;
-      batch.Delete(chunks_, ToSlice(name.view()));
+      dead.push_back(name);
       batch.Delete(refs_, ToSlice(name.view()));
       ++result.chunks_removed;
       result.bytes_reclaimed += r->stored_length;
     }
+    // Records kept out of band go first: a crash in between leaves counts
+    // of zero whose records are gone, which the next GC finishes removing,
+    // rather than records no count accounts for.
+    RETURN_IF_ERROR(bytes_->DeleteMany(dead, &batch));
     rocksdb::WriteOptions wo;
     wo.sync = true;
     RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete chunks"));
   }
-  // Blob files hold the bytes: a forced compaction with blob garbage
-  // collection rewrites the survivors and drops the dead ones.
-  rocksdb::CompactRangeOptions co;
-  co.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
-  co.blob_garbage_collection_age_cutoff = 1.0;
-  RETURN_IF_ERROR(
-      FromRocks(db_->CompactRange(co, chunks_, nullptr, nullptr), "compact chunks"));
+  RETURN_IF_ERROR(bytes_->Reclaim());
   return result;
 }
 
@@ -243,10 +234,11 @@ absl::Status ChunkStore::IngestRecords(absl::Span<const ReceivedRecord> records,
     ASSIGN_OR_RETURN(std::optional<RefRecord> known, Lookup(r.name));
     if (known) continue;
     rocksdb::Slice key = ToSlice(r.name.view());
-    batch.Put(chunks_, key, ToSlice(r.record));
+    bytes_->Put(r.name, r.record, &batch);
     RefRecord add{0, raw_length, static_cast<uint32_t>(r.record.size())};
     batch.Merge(refs_, key, ToSlice(EncodeRefRecord(add)));
   }
+  RETURN_IF_ERROR(bytes_->Flush());
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "store received chunks");
 }
 
@@ -324,7 +316,7 @@ absl::Status ChunkBatch::Commit(bool sync) {
           return absl::DataLossError(absl::StrCat(
               "chunk ", name.Hex(), " is referenced but missing from the store"));
         if (change.record.empty()) EncodeChunk(change.raw, &change.record);
-        batch.Put(store_->chunks_, key, ToSlice(change.record));
+        store_->bytes_->Put(name, change.record, &batch);
         add.raw_length = ChunkRawLength(change.record);
         add.stored_length = static_cast<uint32_t>(change.record.size());
         ++new_chunks;
@@ -333,6 +325,8 @@ absl::Status ChunkBatch::Commit(bool sync) {
     }
     batch.Merge(store_->refs_, key, ToSlice(EncodeRefRecord(add)));
   }
+  // Records kept out of band are stored before any reference to them.
+  RETURN_IF_ERROR(store_->bytes_->Flush());
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   RETURN_IF_ERROR(FromRocks(store_->db_->Write(wo, &batch), "write chunks"));

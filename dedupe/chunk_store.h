@@ -1,8 +1,9 @@
 // ChunkStore: chunks stored once, named by SHA-256, with reference counts.
 //
-// Chunk records live in one RocksDB column family (with blob files, so
-// compaction does not rewrite chunk bytes), reference-count records in
-// another. Writers gather chunk puts, count changes and their own records
+// Chunk records live in a ChunkBytes (dedupe/chunk_bytes.h: by default one
+// RocksDB column family with blob files, so compaction does not rewrite
+// chunk bytes; or a RADOS pool), reference-count records in a RocksDB
+// column family. Writers gather chunk puts, count changes and their own records
 // (layer maps) in a ChunkBatch that commits atomically; garbage collection
 // deletes chunks whose count is zero under the same commit lock, so a chunk
 // is never deleted between a writer deciding it exists and referencing it.
@@ -22,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "dedupe/chunk_bytes.h"
 #include "dedupe/chunk_name.h"
 #include "dedupe/refcount_merge.h"
 #include "rocksdb/cache.h"
@@ -44,8 +46,8 @@ struct ChunkGcResult {
 
 class ChunkStore {
  public:
-  // `db` and the handles must outlive the ChunkStore.
-  ChunkStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* chunks,
+  // `db` and `refs` must outlive the ChunkStore; `bytes` holds the records.
+  ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
              rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes);
 
   // Names `data` and encodes it if the store lacks it. Thread-safe.
@@ -107,8 +109,12 @@ class ChunkStore {
                               absl::Span<char> out);
 
   friend class ChunkBatch;
+  // Fetches records, mapping a missing one to DataLoss naming the chunk.
+  std::vector<absl::StatusOr<std::string>> FetchRecords(
+      absl::Span<const ChunkName* const> names);
+
   rocksdb::DB* const db_;
-  rocksdb::ColumnFamilyHandle* const chunks_;
+  const std::unique_ptr<ChunkBytes> bytes_;
   rocksdb::ColumnFamilyHandle* const refs_;
   std::shared_ptr<rocksdb::Cache> cache_;  // decompressed chunks
   // Held from a writer's existence checks to its write, and by GC.

@@ -80,6 +80,14 @@ std::string EncodeFormat(const FormatRecord& r) {
   std::string out = Begin();
   PutFixed32(&out, r.format_version);
   PutFixed32(&out, r.chunk_size);
+  // Stores with chunks in the local RocksDB keep the original record, which
+  // every layerdisk reads.
+  if (r.chunks != ChunkBackend::kRocksDb) {
+    out.push_back(static_cast<char>(r.chunks));
+    PutLengthPrefixed(&out, r.rados.ceph_conf);
+    PutLengthPrefixed(&out, r.rados.pool);
+    PutLengthPrefixed(&out, r.rados.user);
+  }
   return Seal('F', std::move(out));
 }
 
@@ -88,6 +96,13 @@ absl::StatusOr<FormatRecord> DecodeFormat(std::string_view v) {
   FormatRecord r;
   if (!d.GetFixed32(&r.format_version) || !d.GetFixed32(&r.chunk_size))
     return Malformed("format");
+  if (d.done()) return r;
+  std::string_view backend;
+  if (!d.GetBytes(1, &backend) || !d.GetLengthPrefixed(&r.rados.ceph_conf) ||
+      !d.GetLengthPrefixed(&r.rados.pool) || !d.GetLengthPrefixed(&r.rados.user) ||
+      static_cast<uint8_t>(backend[0]) != static_cast<uint8_t>(ChunkBackend::kRados))
+    return Malformed("format");
+  r.chunks = ChunkBackend::kRados;
   return r;
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "dedupe/chunk_bytes.h"
 #include "rocksdb/db.h"
 
 namespace layerdisk {
@@ -32,6 +33,10 @@ inline constexpr uint64_t kCatalogSeed = 0x6c61796572646b00ull;  // "layerdk"
 struct FormatRecord {
   uint32_t format_version = kStoreFormatVersion;
   uint32_t chunk_size = 4096;
+  // Optional trailing fields (absent in records written before them, which
+  // decode as chunks in the local RocksDB):
+  ChunkBackend chunks = ChunkBackend::kRocksDb;
+  RadosTarget rados;  // where the chunk records are, when chunks is kRados
 };
 
 enum class LayerKind : uint8_t {

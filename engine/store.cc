@@ -78,7 +78,17 @@ absl::Status StoreImpl::Init() {
     return absl::AlreadyExistsError(absl::StrCat("a store already exists in ", dir_));
   if (!exists && !options_.create_if_missing)
     return absl::NotFoundError(absl::StrCat("no layerdisk store in ", dir_));
-  if (!exists) RETURN_IF_ERROR(CheckChunkSize(options_.chunk_size));
+  std::unique_ptr<ChunkBytes> bytes;
+  if (!exists) {
+    RETURN_IF_ERROR(CheckChunkSize(options_.chunk_size));
+    format_.chunk_size = options_.chunk_size;
+    format_.chunks = options_.chunks;
+    format_.rados = options_.rados;
+    // A pool that cannot be reached fails `init` before anything is made.
+    if (format_.chunks != ChunkBackend::kRocksDb) {
+      ASSIGN_OR_RETURN(bytes, OpenChunkBytes(/*claim=*/true));
+    }
+  }
   RETURN_IF_ERROR(env_->CreateDirIfMissing(dir_));
   RETURN_IF_ERROR(env_->CreateDirIfMissing(dir_ + "/heads"));
 
@@ -96,15 +106,8 @@ absl::Status StoreImpl::Init() {
   heads_ = handles_[kHeadsFamily];
   chunks_cf_ = handles_[kChunksFamily];
   refs_ = handles_[kRefsFamily];
-  chunks_ = std::make_unique<ChunkStore>(db_.get(), chunks_cf_, refs_,
-                                         options_.chunk_cache_bytes);
 
-  if (!exists) {
-    format_.chunk_size = options_.chunk_size;
-    rocksdb::WriteBatch batch;
-    batch.Put(kFormatKey, EncodeFormat(format_));
-    RETURN_IF_ERROR(Commit(&batch));
-  } else {
+  if (exists) {
     ASSIGN_OR_RETURN(format_, catalog().Format());
     if (format_.format_version != kStoreFormatVersion)
       return absl::FailedPreconditionError(absl::StrFormat(
@@ -112,9 +115,33 @@ absl::Status StoreImpl::Init() {
           dir_, format_.format_version, kStoreFormatVersion));
     RETURN_IF_ERROR(CheckChunkSize(format_.chunk_size));
   }
+  if (!bytes) {
+    ASSIGN_OR_RETURN(bytes, OpenChunkBytes(/*claim=*/false));
+  }
+  chunks_ = std::make_unique<ChunkStore>(db_.get(), std::move(bytes), refs_,
+                                         options_.chunk_cache_bytes);
+  if (!exists) {
+    rocksdb::WriteBatch batch;
+    batch.Put(kFormatKey, EncodeFormat(format_));
+    RETURN_IF_ERROR(Commit(&batch));
+  }
   RETURN_IF_ERROR(Recover());
   if (options_.background_sealing) worker_ = std::thread([this] { WorkerLoop(); });
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ChunkBytes>> StoreImpl::OpenChunkBytes(bool claim) {
+  if (format_.chunks == ChunkBackend::kRocksDb)
+    return NewRocksDbChunkBytes(db_.get(), chunks_cf_);
+  if (format_.rados.ceph_conf.empty() || format_.rados.pool.empty())
+    return absl::InvalidArgumentError(
+        "chunks in RADOS need a Ceph configuration file and a pool name");
+  absl::StatusOr<std::unique_ptr<ChunkBytes>> bytes =
+      OpenRadosChunkBytes(format_.rados, claim ? dir_ : "");
+  if (!bytes.ok())
+    return absl::Status(bytes.status().code(),
+                        absl::StrCat("store ", dir_, ": ", bytes.status().message()));
+  return bytes;
 }
 
 StoreImpl::~StoreImpl() {

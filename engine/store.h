@@ -18,6 +18,7 @@
 #include "common/block_device.h"
 #include "common/env.h"
 #include "common/layer_map.h"
+#include "dedupe/chunk_bytes.h"
 
 namespace layerdisk {
 
@@ -27,6 +28,10 @@ struct StoreOptions {
   // Dedup granularity; used only when the store is created. A power of two
   // from 4 KiB to 1 MiB.
   uint32_t chunk_size = 4096;
+  // Where chunk records live; used only when the store is created (the
+  // format record keeps the choice). kRados needs `rados`.
+  ChunkBackend chunks = ChunkBackend::kRocksDb;
+  RadosTarget rados;
   bool create_if_missing = true;
   // Fail with AlreadyExists when the store exists (`layerdisk init`).
   bool error_if_exists = false;

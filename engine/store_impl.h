@@ -230,6 +230,9 @@ class StoreImpl final : public Store {
   absl::Status CompactStacks();
   absl::StatusOr<bool> CompactOnePair();
   absl::Status Recover();
+  // The ChunkBytes format_ names: the `chunks` family or a RADOS pool.
+  // `claim` (a new store) claims a RADOS pool for this store alone.
+  absl::StatusOr<std::unique_ptr<ChunkBytes>> OpenChunkBytes(bool claim);
 
   // --- layers still fetching (branch cache mode, store_fetching.cc) ---
   // The distinct chunks a fetching layer maps that the store lacks.

@@ -1,5 +1,6 @@
 // Store-wide commands: init, stats, gc, fsck.
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include "absl/strings/str_format.h"
@@ -16,17 +17,56 @@ std::string Plural(uint64_t n, const char* noun) {
   return absl::StrFormat("%d %s%s", n, noun, n == 1 ? "" : "s");
 }
 
-absl::Status Init(CliContext& ctx, const std::string& chunk_size_text) {
+// Where `init` puts chunk records: --chunks and the RADOS options.
+struct InitChunkFlags {
+  std::string chunks = "rocksdb";
+  std::string ceph_conf;
+  std::string pool;
+  std::string ceph_user;
+};
+
+absl::Status ApplyChunkFlags(const InitChunkFlags& flags, StoreOptions* options) {
+  bool rados_flags = !flags.ceph_conf.empty() || !flags.pool.empty() ||
+                     !flags.ceph_user.empty();
+  if (flags.chunks == "rocksdb") {
+    if (rados_flags)
+      return absl::InvalidArgumentError(
+          "--ceph-conf, --pool and --ceph-user need --chunks rados");
+    return absl::OkStatus();
+  }
+  if (flags.chunks != "rados")
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--chunks '%s' must be rocksdb or rados", flags.chunks));
+  if (flags.ceph_conf.empty() || flags.pool.empty())
+    return absl::InvalidArgumentError("--chunks rados needs --ceph-conf and --pool");
+  options->chunks = ChunkBackend::kRados;
+  // The store records the path: absolute, so it opens from any directory.
+  options->rados.ceph_conf = std::filesystem::absolute(flags.ceph_conf).string();
+  options->rados.pool = flags.pool;
+  options->rados.user = flags.ceph_user;
+  return absl::OkStatus();
+}
+
+absl::Status Init(CliContext& ctx, const std::string& chunk_size_text,
+                  const InitChunkFlags& chunk_flags) {
   ASSIGN_OR_RETURN(uint64_t chunk_size, ParseSize(chunk_size_text));
   StoreOptions options;
+  RETURN_IF_ERROR(ApplyChunkFlags(chunk_flags, &options));
   options.error_if_exists = true;
   // Out-of-range values become a value the store rejects with its own
   // message (the rule lives in one place, the engine).
   options.chunk_size = static_cast<uint32_t>(std::min<uint64_t>(chunk_size, UINT32_MAX));
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore(options));
-  Emit(ctx.json, {{"store", store->dir()}, {"chunk_size", store->chunk_size()}},
-       absl::StrFormat("created store %s (chunk size %s)", store->dir(),
-                       FormatSize(store->chunk_size())));
+  std::string where = options.chunks == ChunkBackend::kRados
+                          ? absl::StrFormat(", chunks in RADOS pool %s", options.rados.pool)
+                          : "";
+  Emit(ctx.json,
+       {{"store", store->dir()},
+        {"chunk_size", store->chunk_size()},
+        {"chunks", chunk_flags.chunks},
+        {"pool", options.rados.pool}},
+       absl::StrFormat("created store %s (chunk size %s%s)", store->dir(),
+                       FormatSize(store->chunk_size()), where));
   return absl::OkStatus();
 }
 
@@ -113,7 +153,18 @@ void RegisterMaintenanceCommands(CLI::App& app, CliContext& ctx) {
   init->add_option("--chunk-size", *chunk_size,
                    "Dedup granularity: a power of two from 4K to 1M")
       ->capture_default_str();
-  ctx.Bind(init, [&ctx, chunk_size] { return Init(ctx, *chunk_size); });
+  auto chunk_flags = std::make_shared<InitChunkFlags>();
+  init->add_option("--chunks", chunk_flags->chunks,
+                   "Where chunk bytes live: rocksdb (in the store) or rados (a Ceph pool)")
+      ->capture_default_str();
+  init->add_option("--ceph-conf", chunk_flags->ceph_conf,
+                   "ceph.conf of the cluster (with --chunks rados)");
+  init->add_option("--pool", chunk_flags->pool, "RADOS pool for the chunks (with --chunks rados)");
+  init->add_option("--ceph-user", chunk_flags->ceph_user,
+                   "Ceph client name without 'client.' (default admin)");
+  ctx.Bind(init, [&ctx, chunk_size, chunk_flags] {
+    return Init(ctx, *chunk_size, *chunk_flags);
+  });
 
   ctx.Bind(app.add_subcommand("stats", "Space used, dedup and compression ratios"),
            [&ctx] { return Stats(ctx); });

@@ -120,7 +120,7 @@ osd crush chooseleaf type = 0
 paxos propose interval = 0.05
 mon osd reporter subtree level = osd
 osd heartbeat grace = 5
-rados osd op timeout = 10
+rados osd op timeout = 5
 rados mon op timeout = 10
 client mount timeout = 10
 EOF

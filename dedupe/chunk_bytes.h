@@ -1,0 +1,82 @@
+// ChunkBytes: where a store keeps its chunk records (the bytes
+// dedupe/chunk_codec.h encodes), apart from the reference counts, which
+// always stay in the local RocksDB.
+//
+// Two kinds: RocksDbChunkBytes (the `chunks` column family, written in the
+// same WriteBatch as the references: the default) and RadosChunkBytes
+// (dedupe/rados_chunk_bytes.h: one RADOS object per chunk, written before
+// the batch that references it commits). Records are content addressed, so
+// storing one twice, or from two hosts, stores the same bytes.
+#ifndef LAYERDISK_DEDUPE_CHUNK_BYTES_H_
+#define LAYERDISK_DEDUPE_CHUNK_BYTES_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "dedupe/chunk_name.h"
+#include "rocksdb/db.h"
+
+namespace layerdisk {
+
+class ChunkBytes {
+ public:
+  virtual ~ChunkBytes() = default;
+
+  // Stores `record` as chunk `name`, durably by the time `batch` (the commit
+  // that references it) is written: either inside the batch or out of band,
+  // finished by Flush. `record` must stay valid until Flush returns.
+  virtual void Put(const ChunkName& name, std::string_view record,
+                   rocksdb::WriteBatch* batch) = 0;
+  // Waits for the Puts not made through the batch. Called before the batch
+  // is written, so no reference ever names a record that is not stored.
+  virtual absl::Status Flush() = 0;
+  // The records of `names`, in order: NotFound for a missing one, another
+  // error (Unavailable for an unreachable pool) when the read failed.
+  virtual std::vector<absl::StatusOr<std::string>> GetMany(
+      absl::Span<const ChunkName* const> names) = 0;
+  // Removes the records of `names` (a missing one is no error): inside
+  // `batch`, or out of band before the call returns.
+  virtual absl::Status DeleteMany(absl::Span<const ChunkName> names,
+                                  rocksdb::WriteBatch* batch) = 0;
+  // Returns the space of deleted records to the file system, where that
+  // takes work (blob garbage collection).
+  virtual absl::Status Reclaim() = 0;
+};
+
+// The default: the `chunks` column family of the store's own RocksDB.
+std::unique_ptr<ChunkBytes> NewRocksDbChunkBytes(rocksdb::DB* db,
+                                                 rocksdb::ColumnFamilyHandle* chunks);
+
+// Which ChunkBytes a store keeps its records in (its format record says).
+enum class ChunkBackend : uint8_t {
+  kRocksDb = 0,
+  kRados = 1,
+};
+
+// Where a RADOS-backed store keeps its chunks (the format record holds it).
+struct RadosTarget {
+  std::string ceph_conf;  // path of the ceph.conf naming the monitors
+  std::string pool;
+  std::string user;       // Ceph client name without "client."; "admin" if empty
+};
+
+// The object by which a store claims its pool: reference counts are still
+// per store (docs/ceph.md), so a second store's GC would delete the first
+// one's chunks. Its content names the claiming store.
+inline constexpr char kRadosOwnerObject[] = "layerdisk.owner";
+
+// Connects to the pool; with `claim_for` set (a new store: its directory),
+// claims the pool first, failing with FailedPrecondition when another store
+// has. FailedPrecondition also when this layerdisk was built without
+// librados; NotFound for a missing pool; Unavailable when the cluster does
+// not answer within the client timeouts.
+absl::StatusOr<std::unique_ptr<ChunkBytes>> OpenRadosChunkBytes(
+    const RadosTarget& target, const std::string& claim_for = "");
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_DEDUPE_CHUNK_BYTES_H_
