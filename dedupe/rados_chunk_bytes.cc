@@ -120,6 +120,7 @@ class RadosChunkBytes : public ChunkBytes {
       std::string oid;
       librados::ObjectReadOperation op;
       librados::bufferlist bl;
+      librados::bufferlist op_out;  // the operation's own output (none for a read)
       int op_result = 0;
       int issue_result = 0;
       Completion done;
@@ -130,7 +131,7 @@ class RadosChunkBytes : public ChunkBytes {
       auto read = std::make_unique<Read>();
       read->oid = name->Hex();
       read->op.read(0, 0, &read->bl, &read->op_result);  // 0 bytes: the whole object
-      read->issue_result = io_.aio_operate(read->oid, read->done.c, &read->op, nullptr);
+      read->issue_result = io_.aio_operate(read->oid, read->done.c, &read->op, &read->op_out);
       reads.push_back(std::move(read));
     }
     std::vector<absl::StatusOr<std::string>> out;
