@@ -37,6 +37,8 @@ expect_message "--ceph-conf"
 expect_fail 2 init --chunks s3 --ceph-conf "$CEPH_CONF" --pool chunks
 expect_fail 2 init --pool chunks
 [ ! -e "$LAYERDISK_STORE" ] || fail "a refused init made the store"
+expect_fail 2 init --chunks rados --ceph-conf "$WORK/no.conf" --pool chunks
+expect_message "no.conf"
 expect_fail 3 init --chunks rados --ceph-conf "$CEPH_CONF" --pool nosuchpool
 expect_message "nosuchpool"
 [ ! -e "$LAYERDISK_STORE" ] || fail "init on a missing pool made the store"
