@@ -22,6 +22,8 @@
 
 namespace layerdisk {
 
+class SharedPool;
+
 class ChunkBytes {
  public:
   virtual ~ChunkBytes() = default;
@@ -45,6 +47,9 @@ class ChunkBytes {
   // Returns the space of deleted records to the file system, where that
   // takes work (blob garbage collection).
   virtual absl::Status Reclaim() = 0;
+  // What the store shares with others through its pool (dedupe/shared_pool.h);
+  // null for chunks kept in the store's own RocksDB.
+  virtual SharedPool* shared_pool() { return nullptr; }
 };
 
 // The default: the `chunks` column family of the store's own RocksDB.
@@ -62,20 +67,26 @@ struct RadosTarget {
   std::string ceph_conf;  // path of the ceph.conf naming the monitors
   std::string pool;
   std::string user;       // Ceph client name without "client."; "admin" if empty
+  // This store's name among the stores sharing the pool (16 hex digits,
+  // random, made by `init`): the key of its references on chunk objects.
+  std::string store_id;
 };
 
-// The object by which a store claims its pool: reference counts are still
-// per store (docs/ceph.md), so a second store's GC would delete the first
-// one's chunks. Its content names the claiming store.
-inline constexpr char kRadosOwnerObject[] = "layerdisk.owner";
-
-// Connects to the pool; with `claim_for` set (a new store: its directory),
-// claims the pool first, failing with FailedPrecondition when another store
-// has. FailedPrecondition also when this layerdisk was built without
-// librados; NotFound for a missing pool; Unavailable when the cluster does
-// not answer within the client timeouts.
-absl::StatusOr<std::unique_ptr<ChunkBytes>> OpenRadosChunkBytes(
-    const RadosTarget& target, const std::string& claim_for = "");
+// Connects to the pool. With `join` (a new store: `init`), registers the
+// store in the pool first, creating the pool's layerdisk record when it is
+// the first, and fails with FailedPrecondition when the pool holds stores
+// of another chunk size. `chunk_size` is the store's; `where` names it
+// (host and directory) for the other stores' error messages.
+// FailedPrecondition also when this layerdisk was built without librados;
+// NotFound for a missing pool; Unavailable when the cluster does not answer
+// within the client timeouts.
+struct RadosOpen {
+  RadosTarget target;
+  uint32_t chunk_size = 0;
+  bool join = false;
+  std::string where;
+};
+absl::StatusOr<std::unique_ptr<ChunkBytes>> OpenRadosChunkBytes(const RadosOpen& open);
 
 }  // namespace layerdisk
 

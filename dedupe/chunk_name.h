@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,8 @@ struct ChunkName {
     return n;
   }
   std::string Hex() const;
+  // The name spelled by 64 lowercase hex digits (Hex), or nullopt.
+  static std::optional<ChunkName> FromHex(std::string_view hex);
 
   friend bool operator==(const ChunkName& a, const ChunkName& b) {
     return a.bytes == b.bytes;

@@ -26,7 +26,11 @@ ChunkStore::ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
 
 bool ChunkStore::ReadCached(const ChunkName& name, absl::Span<char> out) {
   rocksdb::Cache::Handle* h = cache_->Lookup(ToSlice(name.view()));
-  if (h == nullptr) return false;
+  if (h == nullptr) {
+    cache_misses_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  cache_hits_.fetch_add(1, std::memory_order_relaxed);
   const auto* bytes = static_cast<const std::string*>(cache_->Value(h));
   bool fits = bytes->size() == out.size();
   if (fits) std::memcpy(out.data(), bytes->data(), out.size());
@@ -184,16 +188,73 @@ absl::StatusOr<ChunkGcResult> ChunkStore::CollectGarbage() {
       ++result.chunks_removed;
       result.bytes_reclaimed += r->stored_length;
     }
-    // Records kept out of band go first: a crash in between leaves counts
-    // of zero whose records are gone, which the next GC finishes removing,
-    // rather than records no count accounts for.
-    RETURN_IF_ERROR(bytes_->DeleteMany(dead, &batch));
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete chunks"));
+    if (shared_pool() == nullptr) {
+      RETURN_IF_ERROR(bytes_->DeleteMany(dead, &batch));  // into the batch
+      RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete chunks"));
+    } else {
+      // The local counts go first: a crash in between leaves references in
+      // the pool that this store no longer holds, which SweepPool releases.
+      // The other order would leave local counts whose records other
+      // stores may have removed, and a writer would reference them.
+      RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete chunks"));
+      RETURN_IF_ERROR(bytes_->DeleteMany(dead, nullptr));
+    }
   }
   RETURN_IF_ERROR(bytes_->Reclaim());
   return result;
+}
+
+ChunkStore::CacheStats ChunkStore::cache_stats() const {
+  CacheStats stats;
+  stats.hits = cache_hits_.load(std::memory_order_relaxed);
+  stats.misses = cache_misses_.load(std::memory_order_relaxed);
+  stats.bytes = cache_->GetUsage();
+  stats.capacity = cache_->GetCapacity();
+  return stats;
+}
+
+absl::Status ChunkStore::AdoptPooled(absl::Span<const ChunkName> names, uint32_t raw_length) {
+  SharedPool* pool = shared_pool();
+  if (pool == nullptr)
+    return absl::FailedPreconditionError("the store's chunks are not in a shared pool");
+  // Under the commit lock, like a writer: the store's own sweep must not
+  // release a reference between the claim and the local count.
+  absl::MutexLock lock(&commit_mu_);
+  std::vector<const ChunkName*> pointers;
+  for (const ChunkName& n : names) pointers.push_back(&n);
+  ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> known, LookupMany(pointers));
+  std::vector<ChunkName> missing;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (!known[i]) missing.push_back(names[i]);
+  if (missing.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<uint32_t> stored_lengths, pool->Claim(missing));
+  rocksdb::WriteBatch batch;
+  for (size_t i = 0; i < missing.size(); ++i) {
+    RefRecord add{0, raw_length, stored_lengths[i]};
+    batch.Merge(refs_, ToSlice(missing[i].view()), ToSlice(EncodeRefRecord(add)));
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "adopt pooled chunks");
+}
+
+absl::StatusOr<uint64_t> ChunkStore::SweepPool() {
+  SharedPool* pool = shared_pool();
+  if (pool == nullptr) return 0;
+  uint64_t removed = 0;
+  RETURN_IF_ERROR(pool->ForEachSweepCandidate([&](absl::Span<const ChunkName> candidates) {
+    absl::MutexLock lock(&commit_mu_);
+    std::vector<const ChunkName*> pointers;
+    for (const ChunkName& n : candidates) pointers.push_back(&n);
+    ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> known, LookupMany(pointers));
+    std::vector<ChunkName> unheld;
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (!known[i]) unheld.push_back(candidates[i]);
+    ASSIGN_OR_RETURN(uint64_t n, pool->Release(unheld));
+    removed += n;
+    return absl::OkStatus();
+  }));
+  return removed;
 }
 
 absl::Status ChunkStore::IngestRecords(absl::Span<const ReceivedRecord> records,

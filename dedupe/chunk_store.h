@@ -12,6 +12,7 @@
 #ifndef LAYERDISK_DEDUPE_CHUNK_STORE_H_
 #define LAYERDISK_DEDUPE_CHUNK_STORE_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "dedupe/chunk_bytes.h"
 #include "dedupe/chunk_name.h"
 #include "dedupe/refcount_merge.h"
+#include "dedupe/shared_pool.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 
@@ -84,6 +86,28 @@ class ChunkStore {
   };
   absl::Status IngestRecords(absl::Span<const ReceivedRecord> records,
                              uint32_t raw_length);
+  // For a store sharing a RADOS pool: makes chunks that other stores put in
+  // the pool this store's too (a reference of this store on each object,
+  // then a local count of zero, as IngestRecords leaves received ones).
+  // NotFound naming a chunk no longer in the pool. Chunks the store holds
+  // are left as they are.
+  absl::Status AdoptPooled(absl::Span<const ChunkName> names, uint32_t raw_length);
+  // Releases the pool's references of this store that it does not hold
+  // (left by a crash between a write to the pool and the local commit) and
+  // removes objects no store references. Returns how many were removed.
+  absl::StatusOr<uint64_t> SweepPool();
+  // The pool shared with other stores; null when the records are local.
+  SharedPool* shared_pool() const { return bytes_->shared_pool(); }
+
+  // Reads of chunk bytes served from the decompressed-chunk cache and not.
+  struct CacheStats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t bytes = 0;     // held now
+    uint64_t capacity = 0;
+  };
+  CacheStats cache_stats() const;
+
   // Whether each chunk is stored (with any reference count).
   absl::StatusOr<std::vector<bool>> Contains(absl::Span<const ChunkName> names);
   // The reference-count record, or nullopt when the chunk is unknown.
@@ -117,6 +141,8 @@ class ChunkStore {
   const std::unique_ptr<ChunkBytes> bytes_;
   rocksdb::ColumnFamilyHandle* const refs_;
   std::shared_ptr<rocksdb::Cache> cache_;  // decompressed chunks
+  std::atomic<uint64_t> cache_hits_{0};
+  std::atomic<uint64_t> cache_misses_{0};
   // Held from a writer's existence checks to its write, and by GC.
   absl::Mutex commit_mu_;
 };

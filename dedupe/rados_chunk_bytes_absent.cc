@@ -5,10 +5,9 @@
 
 namespace layerdisk {
 
-absl::StatusOr<std::unique_ptr<ChunkBytes>> OpenRadosChunkBytes(
-    const RadosTarget& target, const std::string& /*claim_for*/) {
+absl::StatusOr<std::unique_ptr<ChunkBytes>> OpenRadosChunkBytes(const RadosOpen& open) {
   return absl::FailedPreconditionError(absl::StrCat(
-      "chunks in RADOS pool ", target.pool,
+      "chunks in RADOS pool ", open.target.pool,
       " need librados, and this layerdisk was built without it"));
 }
 

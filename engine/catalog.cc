@@ -87,6 +87,7 @@ std::string EncodeFormat(const FormatRecord& r) {
     PutLengthPrefixed(&out, r.rados.ceph_conf);
     PutLengthPrefixed(&out, r.rados.pool);
     PutLengthPrefixed(&out, r.rados.user);
+    PutLengthPrefixed(&out, r.rados.store_id);
   }
   return Seal('F', std::move(out));
 }
@@ -100,6 +101,7 @@ absl::StatusOr<FormatRecord> DecodeFormat(std::string_view v) {
   std::string_view backend;
   if (!d.GetBytes(1, &backend) || !d.GetLengthPrefixed(&r.rados.ceph_conf) ||
       !d.GetLengthPrefixed(&r.rados.pool) || !d.GetLengthPrefixed(&r.rados.user) ||
+      !d.GetLengthPrefixed(&r.rados.store_id) || r.rados.store_id.empty() ||
       static_cast<uint8_t>(backend[0]) != static_cast<uint8_t>(ChunkBackend::kRados))
     return Malformed("format");
   r.chunks = ChunkBackend::kRados;

@@ -3,6 +3,9 @@
 // store_maintenance.cc.
 #include <chrono>
 #include <cstdio>
+#include <random>
+
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -62,6 +65,13 @@ absl::Status CheckChunkSize(uint32_t size) {
   return absl::OkStatus();
 }
 
+// A store's name among those sharing a RADOS pool: 64 random bits, hex.
+std::string NewStoreId() {
+  std::random_device entropy;
+  uint64_t id = (uint64_t{entropy()} << 32) | entropy();
+  return absl::StrFormat("%016x", id);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
@@ -84,6 +94,8 @@ absl::Status StoreImpl::Init() {
     format_.chunk_size = options_.chunk_size;
     format_.chunks = options_.chunks;
     format_.rados = options_.rados;
+    if (format_.chunks == ChunkBackend::kRados && format_.rados.store_id.empty())
+      format_.rados.store_id = NewStoreId();
     // A pool that cannot be reached fails `init` before anything is made.
     if (format_.chunks != ChunkBackend::kRocksDb) {
       ASSIGN_OR_RETURN(bytes, OpenChunkBytes(/*claim=*/true));
@@ -126,6 +138,10 @@ absl::Status StoreImpl::Init() {
     RETURN_IF_ERROR(Commit(&batch));
   }
   RETURN_IF_ERROR(Recover());
+  if (chunks_->shared_pool() != nullptr) {
+    pool_catalog_ = std::make_unique<PoolCatalog>(this, chunks_.get());
+    RETURN_IF_ERROR(pool_catalog_->PublishAll());
+  }
   if (options_.background_sealing) worker_ = std::thread([this] { WorkerLoop(); });
   return absl::OkStatus();
 }
@@ -136,8 +152,11 @@ absl::StatusOr<std::unique_ptr<ChunkBytes>> StoreImpl::OpenChunkBytes(bool claim
   if (format_.rados.ceph_conf.empty() || format_.rados.pool.empty())
     return absl::InvalidArgumentError(
         "chunks in RADOS need a Ceph configuration file and a pool name");
-  absl::StatusOr<std::unique_ptr<ChunkBytes>> bytes =
-      OpenRadosChunkBytes(format_.rados, claim ? dir_ : "");
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  RadosOpen open{format_.rados, format_.chunk_size, /*join=*/claim,
+                 absl::StrCat(host, ":", dir_)};
+  absl::StatusOr<std::unique_ptr<ChunkBytes>> bytes = OpenRadosChunkBytes(open);
   if (!bytes.ok())
     return absl::Status(bytes.status().code(),
                         absl::StrCat("store ", dir_, ": ", bytes.status().message()));

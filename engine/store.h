@@ -144,11 +144,39 @@ struct SpaceStats {
   double compression_ratio = 1; // unique / stored
 };
 
+// The store's cache of decompressed chunks (serve --chunk-cache): reads
+// served from it and not, since the store was opened.
+struct ChunkCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t bytes = 0;     // held now
+  uint64_t capacity = 0;
+};
+
+// A RADOS pool the store shares with other stores (docs/ceph.md); the
+// object and byte counts are the cluster's, as its monitors last heard.
+struct PoolStats {
+  std::string name;  // empty: the chunks are in the store's own RocksDB
+  uint64_t objects = 0;
+  uint64_t bytes = 0;
+  uint64_t stores = 0;  // stores registered in the pool
+  uint64_t layers = 0;  // layers published in its catalog
+};
+
 struct StoreStats {
   SpaceStats store;  // name is empty
   std::vector<SpaceStats> layers;
   uint64_t chunks = 0;
   uint64_t head_bytes = 0;  // bytes of disk used by writable heads
+  ChunkCacheStats cache;
+  PoolStats pool;
+};
+
+// A layer published in the shared pool's catalog.
+struct PoolLayerInfo {
+  std::string name;
+  std::string published_by;  // "host:directory" of the store that published it
+  bool here = false;         // this store holds a layer of that name
 };
 
 struct GcResult {
@@ -374,6 +402,11 @@ class Store {
 
   // --- Maintenance --------------------------------------------------------
   virtual absl::StatusOr<StoreStats> Stats() = 0;
+  // The layers published in the RADOS pool the store shares with others
+  // (docs/ceph.md); empty for a store whose chunks are its own. A layer
+  // listed here and not `here` is adopted by the first volume create or
+  // rebase that names it.
+  virtual absl::StatusOr<std::vector<PoolLayerInfo>> ListPoolLayers() = 0;
   // Removes layers nothing references and chunks no layer references. Safe
   // while volumes are in use.
   virtual absl::StatusOr<GcResult> Gc() = 0;

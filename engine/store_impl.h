@@ -17,6 +17,7 @@
 #include "dedupe/chunk_store.h"
 #include "engine/catalog.h"
 #include "engine/layer_exchange.h"
+#include "engine/pool_catalog.h"
 #include "engine/store.h"
 #include "engine/volume.h"
 #include "layers/head.h"
@@ -100,6 +101,7 @@ class StoreImpl final : public Store {
 
   absl::StatusOr<StoreStats> Stats() override;
   absl::StatusOr<GcResult> Gc() override;
+  absl::StatusOr<std::vector<PoolLayerInfo>> ListPoolLayers() override;
   absl::StatusOr<FsckReport> Fsck(const ProgressFn& progress) override;
   absl::Status WaitForBackgroundWork() override;
 
@@ -234,6 +236,34 @@ class StoreImpl final : public Store {
   // `claim` (a new store) claims a RADOS pool for this store alone.
   absl::StatusOr<std::unique_ptr<ChunkBytes>> OpenChunkBytes(bool claim);
 
+  // --- a shared RADOS pool (store_pool.cc wraps these: docs/ceph.md) ---
+  // The operations as on a store of its own; the public ones add what a
+  // shared pool needs (publish, adopt, unpublish, sweep, pool usage).
+  absl::StatusOr<ImportResult> ImportImageHere(const std::string& name, BlockDevice& source,
+                                               const ImportOptions& options,
+                                               const ProgressFn& progress);
+  absl::Status DeleteLayerHere(const std::string& name);
+  absl::StatusOr<LayerInfo> SealVolumeHere(const std::string& volume, const std::string& layer,
+                                           const std::string& description);
+  absl::StatusOr<LayerInfo> MergeLayersHere(const std::string& name,
+                                            const std::vector<std::string>& layers,
+                                            const std::string& description);
+  absl::StatusOr<LayerInfo> FlattenVolumeHere(const std::string& name, const std::string& volume,
+                                              const std::optional<std::string>& snapshot,
+                                              const std::string& description);
+  absl::StatusOr<RebaseReport> RebaseVolumeHere(const std::string& volume,
+                                                const std::vector<std::string>& layers,
+                                                bool dry_run);
+  absl::StatusOr<std::vector<RebaseReport>> RebaseAllHere(const std::string& from,
+                                                          const std::string& to, bool dry_run);
+  absl::StatusOr<VolumeInfo> CreateVolumeHere(const std::string& name,
+                                              const std::vector<std::string>& layers,
+                                              std::optional<uint64_t> size);
+  absl::StatusOr<StoreStats> StatsHere();
+  absl::StatusOr<GcResult> GcHere();
+  // Publishes a new layer when the pool is shared (no-op otherwise).
+  absl::Status PublishNew(const std::string& name);
+
   // --- layers still fetching (branch cache mode, store_fetching.cc) ---
   // The distinct chunks a fetching layer maps that the store lacks.
   absl::StatusOr<std::vector<ChunkName>> MissingChunksOf(const LayerRecord& rec)
@@ -255,6 +285,8 @@ class StoreImpl final : public Store {
   rocksdb::ColumnFamilyHandle* chunks_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* refs_ = nullptr;
   std::unique_ptr<ChunkStore> chunks_;
+  // Set when the chunks are in a RADOS pool shared with other stores.
+  std::unique_ptr<PoolCatalog> pool_catalog_;
 
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -54,7 +54,7 @@ LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) {
   return info;
 }
 
-absl::StatusOr<ImportResult> StoreImpl::ImportImage(const std::string& name,
+absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
                                                     BlockDevice& source,
                                                     const ImportOptions& options,
                                                     const ProgressFn& progress) {
@@ -185,7 +185,7 @@ absl::StatusOr<LayerInfo> StoreImpl::GetLayer(const std::string& name) {
   return DescribeLayer(rec);
 }
 
-absl::Status StoreImpl::DeleteLayer(const std::string& name) {
+absl::Status StoreImpl::DeleteLayerHere(const std::string& name) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(LayerRecord rec, FindNamedLayer(name));
   CatalogReader reader = catalog();
@@ -217,7 +217,7 @@ absl::Status StoreImpl::DeleteLayer(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LayerInfo> StoreImpl::SealVolume(const std::string& volume,
+absl::StatusOr<LayerInfo> StoreImpl::SealVolumeHere(const std::string& volume,
                                                 const std::string& layer,
                                                 const std::string& description) {
   RETURN_IF_ERROR(ValidateName("layer", layer));

@@ -15,7 +15,7 @@ void FinishRatios(SpaceStats* s) {
 
 }  // namespace
 
-absl::StatusOr<StoreStats> StoreImpl::Stats() {
+absl::StatusOr<StoreStats> StoreImpl::StatsHere() {
   absl::MutexLock lock(&mu_);
   StoreStats stats;
   RETURN_IF_ERROR(chunks_->ForEachChunk([&](const ChunkName&, const RefRecord& r) {
@@ -63,7 +63,7 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   return stats;
 }
 
-absl::StatusOr<GcResult> StoreImpl::Gc() {
+absl::StatusOr<GcResult> StoreImpl::GcHere() {
   GcResult result;
   {
     absl::MutexLock lock(&mu_);

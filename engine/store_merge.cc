@@ -130,7 +130,7 @@ absl::StatusOr<LayerInfo> StoreImpl::FinishNewLayer(LayerRecord rec, LayerWriter
   return DescribeLayer(rec);
 }
 
-absl::StatusOr<LayerInfo> StoreImpl::MergeLayers(const std::string& name,
+absl::StatusOr<LayerInfo> StoreImpl::MergeLayersHere(const std::string& name,
                                                  const std::vector<std::string>& layers,
                                                  const std::string& description) {
   if (layers.empty())
@@ -188,7 +188,7 @@ absl::StatusOr<LayerInfo> StoreImpl::MergeLayers(const std::string& name,
   return FinishNewLayer(std::move(rec), &writer, s);
 }
 
-absl::StatusOr<LayerInfo> StoreImpl::FlattenVolume(const std::string& name,
+absl::StatusOr<LayerInfo> StoreImpl::FlattenVolumeHere(const std::string& name,
                                                    const std::string& volume,
                                                    const std::optional<std::string>& snapshot,
                                                    const std::string& description) {

@@ -204,7 +204,7 @@ absl::StatusOr<RebaseReport> StoreImpl::RebaseLocked(const std::string& volume,
   return report;
 }
 
-absl::StatusOr<RebaseReport> StoreImpl::RebaseVolume(const std::string& volume,
+absl::StatusOr<RebaseReport> StoreImpl::RebaseVolumeHere(const std::string& volume,
                                                      const std::vector<std::string>& layers,
                                                      bool dry_run) {
   absl::MutexLock lock(&mu_);
@@ -217,7 +217,7 @@ absl::StatusOr<RebaseReport> StoreImpl::RebaseVolume(const std::string& volume,
   return RebaseLocked(volume, base, dry_run);
 }
 
-absl::StatusOr<std::vector<RebaseReport>> StoreImpl::RebaseAll(const std::string& from,
+absl::StatusOr<std::vector<RebaseReport>> StoreImpl::RebaseAllHere(const std::string& from,
                                                                const std::string& to,
                                                                bool dry_run) {
   absl::MutexLock lock(&mu_);

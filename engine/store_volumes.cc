@@ -114,7 +114,7 @@ absl::StatusOr<VolumeInfo> StoreImpl::DescribeVolume(const VolumeRecord& rec) {
   return info;
 }
 
-absl::StatusOr<VolumeInfo> StoreImpl::CreateVolume(
+absl::StatusOr<VolumeInfo> StoreImpl::CreateVolumeHere(
     const std::string& name, const std::vector<std::string>& layers,
     std::optional<uint64_t> size) {
   RETURN_IF_ERROR(ValidateName("volume", name));

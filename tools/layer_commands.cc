@@ -62,8 +62,19 @@ absl::Status List(CliContext& ctx) {
                     l.source});
     if (any_fetching) rows.back().push_back(FetchState(l));
   }
-  Emit(ctx.json, {{"layers", doc}},
-       layers.empty() ? "no layers" : FormatTable(rows));
+  // A store sharing a RADOS pool also lists what other stores published:
+  // the first volume that names such a layer adopts it.
+  ASSIGN_OR_RETURN(std::vector<PoolLayerInfo> pooled, store->ListPoolLayers());
+  nlohmann::json pool_doc = nlohmann::json::array();
+  for (const PoolLayerInfo& p : pooled) {
+    pool_doc.push_back({{"name", p.name}, {"published_by", p.published_by}, {"here", p.here}});
+    if (p.here) continue;
+    rows.push_back({p.name, "-", "-", "-", "-", "pool:" + p.published_by});
+    if (any_fetching) rows.back().push_back("-");
+  }
+  nlohmann::json out = {{"layers", doc}};
+  if (!pooled.empty()) out["pool_layers"] = pool_doc;
+  Emit(ctx.json, out, rows.size() == 1 ? "no layers" : FormatTable(rows));
   return absl::OkStatus();
 }
 

@@ -91,6 +91,27 @@ absl::Status Stats(CliContext& ctx) {
       FormatSize(s.unique_bytes), stats.chunks, FormatRatio(s.dedup_ratio),
       FormatSize(s.stored_bytes), FormatRatio(s.compression_ratio),
       FormatSize(stats.head_bytes));
+  const ChunkCacheStats& c = stats.cache;
+  doc["cache"] = {{"hits", c.hits}, {"misses", c.misses}, {"bytes", c.bytes},
+                  {"capacity", c.capacity}};
+  const uint64_t reads = c.hits + c.misses;
+  text += absl::StrFormat("  chunk cache    %s of %s, %s hit rate (%d of %d reads)\n",
+                          FormatSize(c.bytes), FormatSize(c.capacity),
+                          reads == 0 ? std::string("no")
+                                     : absl::StrFormat("%.1f%%", 100.0 * c.hits / reads),
+                          c.hits, reads);
+  if (!stats.pool.name.empty()) {
+    const PoolStats& p = stats.pool;
+    doc["pool"] = {{"name", p.name}, {"objects", p.objects}, {"bytes", p.bytes},
+                   {"stores", p.stores}, {"layers", p.layers}};
+    // Ceph's pool statistics come from its manager daemon: a cluster
+    // without one reports an empty pool, which would mislead.
+    std::string usage = p.objects == 0 && stats.chunks > 0
+                            ? std::string("usage not reported by the cluster (no ceph-mgr?)")
+                            : absl::StrFormat("%d objects, %s", p.objects, FormatSize(p.bytes));
+    text += absl::StrFormat("  RADOS pool     %s: %s; %d stores share it, %d layers published\n",
+                            p.name, usage, p.stores, p.layers);
+  }
   if (!stats.layers.empty()) {
     std::vector<std::vector<std::string>> rows = {
         {"LAYER", "LOGICAL", "UNIQUE", "STORED", "DEDUP", "COMPRESSION"}};

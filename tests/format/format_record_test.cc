@@ -25,19 +25,27 @@ TEST(FormatRecordTest, RocksDbStoreKeepsTheOriginalRecord) {
 TEST(FormatRecordTest, RadosStoreRecordsWhereItsChunksAre) {
   FormatRecord r;
   r.chunks = ChunkBackend::kRados;
-  r.rados = {"/etc/ceph/ceph.conf", "layerdisk", "hostA"};
+  r.rados = {"/etc/ceph/ceph.conf", "layerdisk", "hostA", "0123456789abcdef"};
   absl::StatusOr<FormatRecord> back = DecodeFormat(EncodeFormat(r));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->chunks, ChunkBackend::kRados);
   EXPECT_EQ(back->rados.ceph_conf, "/etc/ceph/ceph.conf");
   EXPECT_EQ(back->rados.pool, "layerdisk");
   EXPECT_EQ(back->rados.user, "hostA");
+  EXPECT_EQ(back->rados.store_id, "0123456789abcdef");
+}
+
+TEST(FormatRecordTest, RadosStoreWithoutItsIdIsDataLoss) {
+  FormatRecord r;
+  r.chunks = ChunkBackend::kRados;
+  r.rados = {"/c", "p", "", ""};  // every store on a pool needs its id
+  EXPECT_TRUE(absl::IsDataLoss(DecodeFormat(EncodeFormat(r)).status()));
 }
 
 TEST(FormatRecordTest, DamagedBackendFieldIsDataLoss) {
   FormatRecord r;
   r.chunks = ChunkBackend::kRados;
-  r.rados = {"/c", "p", ""};
+  r.rados = {"/c", "p", "", "0123456789abcdef"};
   std::string encoded = EncodeFormat(r);
   encoded[9] ^= 0x01;  // the backend byte, after version and two fixed32s
   EXPECT_TRUE(absl::IsDataLoss(DecodeFormat(encoded).status()));

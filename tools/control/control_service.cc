@@ -287,6 +287,18 @@ grpc::Status ControlService::Stats(grpc::ServerContext*, const v1::Empty*, v1::S
   return Reply<StoreStats>(store_->Stats(), [&](const auto& s) { ToProto(s, out); });
 }
 
+grpc::Status ControlService::ListPoolLayers(grpc::ServerContext*, const v1::Empty*,
+                                            v1::PoolLayerList* out) {
+  return Reply<std::vector<PoolLayerInfo>>(store_->ListPoolLayers(), [&](const auto& layers) {
+    for (const PoolLayerInfo& l : layers) {
+      v1::PoolLayerInfo* p = out->add_layers();
+      p->set_name(l.name);
+      p->set_published_by(l.published_by);
+      p->set_here(l.here);
+    }
+  });
+}
+
 grpc::Status ControlService::Gc(grpc::ServerContext*, const v1::Empty*, v1::GcResult* out) {
   return Reply<GcResult>(store_->Gc(), [&](const auto& g) { ToProto(g, out); });
 }

@@ -76,6 +76,8 @@ class ControlService final : public v1::Control::Service {
                                        const v1::ScheduledSnapshotRequest* in,
                                        v1::SnapshotInfo* out) override;
   grpc::Status Stats(grpc::ServerContext*, const v1::Empty*, v1::StoreStats* out) override;
+  grpc::Status ListPoolLayers(grpc::ServerContext*, const v1::Empty*,
+                              v1::PoolLayerList* out) override;
   grpc::Status Gc(grpc::ServerContext*, const v1::Empty*, v1::GcResult* out) override;
   grpc::Status Fsck(grpc::ServerContext*, const v1::Empty*, v1::FsckReport* out) override;
   grpc::Status WaitForBackgroundWork(grpc::ServerContext*, const v1::Empty*, v1::Empty*) override;

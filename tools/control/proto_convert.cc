@@ -94,6 +94,17 @@ void ToProto(const StoreStats& in, v1::StoreStats* out) {
   for (const auto& l : in.layers) ToProto(l, out->add_layers());
   out->set_chunks(in.chunks);
   out->set_head_bytes(in.head_bytes);
+  v1::ChunkCacheStats* cache = out->mutable_cache();
+  cache->set_hits(in.cache.hits);
+  cache->set_misses(in.cache.misses);
+  cache->set_bytes(in.cache.bytes);
+  cache->set_capacity(in.cache.capacity);
+  v1::PoolStats* pool = out->mutable_pool();
+  pool->set_name(in.pool.name);
+  pool->set_objects(in.pool.objects);
+  pool->set_bytes(in.pool.bytes);
+  pool->set_stores(in.pool.stores);
+  pool->set_layers(in.pool.layers);
 }
 
 StoreStats FromProto(const v1::StoreStats& in) {
@@ -102,6 +113,9 @@ StoreStats FromProto(const v1::StoreStats& in) {
   for (const auto& l : in.layers()) s.layers.push_back(FromProto(l));
   s.chunks = in.chunks();
   s.head_bytes = in.head_bytes();
+  s.cache = {in.cache().hits(), in.cache().misses(), in.cache().bytes(), in.cache().capacity()};
+  s.pool = {in.pool().name(), in.pool().objects(), in.pool().bytes(), in.pool().stores(),
+            in.pool().layers()};
   return s;
 }
 

@@ -372,6 +372,13 @@ class RemoteStore final : public Store {
     ASSIGN_OR_RETURN(auto rep, (Call<v1::Empty, v1::StoreStats>(stub_.get(), &Stub::Stats, v1::Empty())));
     return FromProto(rep);
   }
+  absl::StatusOr<std::vector<PoolLayerInfo>> ListPoolLayers() override {
+    ASSIGN_OR_RETURN(auto rep, (Call<v1::Empty, v1::PoolLayerList>(
+                                   stub_.get(), &Stub::ListPoolLayers, v1::Empty())));
+    std::vector<PoolLayerInfo> out;
+    for (const auto& l : rep.layers()) out.push_back({l.name(), l.published_by(), l.here()});
+    return out;
+  }
   absl::StatusOr<GcResult> Gc() override {
     ASSIGN_OR_RETURN(auto rep, (Call<v1::Empty, v1::GcResult>(stub_.get(), &Stub::Gc, v1::Empty())));
     return FromProto(rep);

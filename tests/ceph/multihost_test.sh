@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Two hosts share one RADOS pool (docs/ceph.md): stores A and B, each with
+# its own local state and its own `layerdisk serve`.
+#  - An OS layer imported on A is listed on B, composed into a volume there
+#    (adopted: no chunk bytes copied) and booted by QEMU over B's NBD socket.
+#  - A layer sealed on B is listed on A and composes there byte-identical.
+#  - A deletes the OS layer and collects garbage: B's volume still reads
+#    (B's own references keep the chunks).
+#  - gc on both hosts at once, while both import: no referenced chunk goes,
+#    fsck is clean on both and every layer reads back as imported.
+#  - A is killed (SIGKILL) in the middle of writes: B's data is intact and
+#    A restarts clean; the pool's leftovers from A are swept by A's gc.
+#  - stats show the pool and the chunk cache's hit rate.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/ceph/cluster.sh
+. "$here/cluster.sh"
+ceph_requires
+LAYERDISK=${LAYERDISK:?set LAYERDISK to the layerdisk binary}
+QEMU=${QEMU_SYSTEM_X86_64:-qemu-system-x86_64}
+for tool in "$QEMU" qemu-io python3; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+done
+assets=${LAYERDISK_E2E_ASSETS:-$REPO/build/e2e-guest}
+if [[ ! -s $assets/bootsector.bin ]]; then
+  timeout 120 "$REPO/scripts/make-test-guest" "$assets" >/dev/null 2>&1 || true
+fi
+[[ -s $assets/bootsector.bin ]] || { echo "SKIP: no boot sector ($assets)"; exit 77; }
+
+WORK=$(mktemp -d)
+declare -A PID=()
+cleanup() {
+  for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PID[@]}"; do wait "$p" 2>/dev/null || true; done
+  ceph_stop
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+cd "$WORK"
+# shellcheck source=tests/expect.sh disable=SC1091
+. "$here/../expect.sh"
+# ld HOST ARGS...: layerdisk on host HOST's store (through its server if running).
+ld() { local h=$1; shift; "$LAYERDISK" --store "$WORK/$h" "$@"; }
+
+# serve HOST: starts `layerdisk serve` for HOST on a unix NBD socket.
+serve() {
+  local h=$1
+  rm -f "$h.out"
+  "$LAYERDISK" --store "$WORK/$h" serve --nbd "unix:$WORK/$h.nbd" >"$h.out" 2>"$h.err" &
+  PID[$h]=$!
+  for _ in $(seq 200); do
+    grep -q '^  control ' "$h.out" 2>/dev/null && return 0
+    kill -0 "${PID[$h]}" 2>/dev/null || fail "serve $h exited: $(cat "$h.err")"
+    sleep 0.05
+  done
+  fail "serve $h did not start"
+}
+stop() { kill -TERM "${PID[$1]}"; wait "${PID[$1]}" || fail "serve $1 did not stop cleanly"; unset "PID[$1]"; }
+# read_all HOST EXPORT FILE: the export's bytes through HOST's NBD socket.
+read_all() {
+  qemu-img convert -f raw -O raw "nbd+unix:///$2?socket=$WORK/$1.nbd" "$3" ||
+    fail "reading $2 through host $1 failed"
+}
+# expect_reads HOST EXPORT FILE: the export reads through HOST as FILE.
+expect_reads() {
+  read_all "$1" "$2" check.img
+  cmp -s "$3" check.img || fail "$2 through host $1 does not read as $3"
+}
+make_image() {  # FILE MIB SEED: half random, half text 4 KiB blocks
+  python3 - "$1" "$2" "$3" <<'PY'
+import random, sys
+path, mib, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(seed)
+with open(path, "wb") as f:
+    for i in range(mib * 256):
+        f.write(rng.randbytes(4096) if i % 2 else ((b"seed %d block %08d " % (seed, i)) * 200)[:4096])
+PY
+}
+chunk_objects() { rados_cli -p shared ls | grep -cE '^[0-9a-f]{64}$' || true; }
+
+ceph_start "$WORK/ceph" || fail "the cluster did not start"
+ceph_pool shared || fail "pool shared was not created"
+for h in a b; do
+  ld "$h" init --chunks rados --ceph-conf "$CEPH_CONF" --pool shared >/dev/null
+done
+
+# --- an OS layer imported on A boots on B -----------------------------------
+msg="booted on host B from a layer imported on host A"
+make_image os.img 8 1
+"$REPO/tests/e2e/make-boot-image" os.img "$msg" --bootsector "$assets/bootsector.bin"
+ld a layer import os os.img >/dev/null
+objects_after_import=$(chunk_objects)
+serve a
+serve b
+ld b --json layer list >list.json
+[[ $(json list.json '[l["name"] for l in d["pool_layers"] if not l["here"]]') == "['os']" ]] ||
+  fail "B does not list A's layer: $(cat list.json)"
+ld b layer list | grep -q '^os .*pool:' || fail "B's layer list does not show os as in the pool"
+# A name another host published cannot be taken.
+expect_fail 4 --store "$WORK/b" layer import os os.img
+expect_message "published by"
+ld b volume create desk --layers os >/dev/null
+[[ $(chunk_objects) -eq $objects_after_import ]] ||
+  fail "adopting the layer wrote chunk objects ($(chunk_objects), was $objects_after_import)"
+"$REPO/tests/e2e/boot-sector-test" --socket "$WORK/b.nbd" --export desk \
+  --expect-msg "$msg" --timeout 60 || fail "QEMU did not boot on B from A's layer"
+read_all b desk desk.img
+cmp os.img desk.img || fail "B's volume over A's layer differs from the image"
+
+# --- a layer sealed on B composes on A --------------------------------------
+qemu-io -f raw -c "write -P 0x5b 1M 256k" -c "write -P 0x5c 5M 64k" \
+  "nbd+unix:///desk?socket=$WORK/b.nbd" >/dev/null
+read_all b desk patched.img
+ld b layer seal desk patch >/dev/null
+ld a --json layer list >list.json
+[[ $(json list.json '[l["name"] for l in d["pool_layers"] if not l["here"]]') == "['patch']" ]] ||
+  fail "A does not list B's sealed layer: $(cat list.json)"
+ld a volume create desk2 --layers os,patch >/dev/null
+read_all a desk2 desk2.img
+cmp patched.img desk2.img || fail "A's volume over B's sealed layer differs from B's volume"
+
+# --- a layer deleted on A stays readable on B --------------------------------
+ld a volume delete desk2 >/dev/null
+ld a layer delete patch >/dev/null
+ld a layer delete os >/dev/null
+ld a gc >/dev/null
+ld b --json layer list >list.json
+[[ $(json list.json '"os" in [l["name"] for l in d["layers"]]') == True ]] || fail "B lost layer os"
+[[ $(json list.json '[l["name"] for l in d.get("pool_layers", []) if l["name"] == "os"]') == "[]" ]] ||
+  fail "os is still published after A deleted it: $(cat list.json)"
+read_all b desk after-delete.img
+cmp patched.img after-delete.img || fail "B's volume changed when A deleted and collected its layers"
+
+# --- gc on both hosts at once, while both import -----------------------------
+for i in 1 2 3; do make_image "img$i.img" 4 $((10 + i)); done
+cp img1.img dup.img  # the same content imported on both hosts
+(
+  for i in 1 2 3; do ld a layer import "a$i" "img$i.img" >/dev/null; ld a volume create "va$i" --layers "a$i" >/dev/null; done
+  ld a layer import adup dup.img >/dev/null
+) &
+importer_a=$!
+(
+  for i in 3 2 1; do ld b layer import "b$i" "img$i.img" >/dev/null; done
+  ld b layer import bdup dup.img >/dev/null
+) &
+importer_b=$!
+(for _ in $(seq 6); do ld a gc >/dev/null; done) &
+gc_a=$!
+(for _ in $(seq 6); do ld b gc >/dev/null; done) &
+gc_b=$!
+wait "$importer_a" || fail "imports on A failed beside concurrent gc"
+wait "$importer_b" || fail "imports on B failed beside concurrent gc"
+wait "$gc_a" || fail "gc on A failed"
+wait "$gc_b" || fail "gc on B failed"
+ld a gc >/dev/null
+ld b gc >/dev/null
+for h in a b; do
+  ld "$h" fsck | grep -q "no problems" || fail "fsck on $h after concurrent gc: $(ld "$h" fsck)"
+done
+for i in 1 2 3; do
+  expect_reads a "layer:a$i" "img$i.img"
+  expect_reads b "layer:b$i" "img$i.img"
+done
+# A drops its copy of the shared content; B's stays whole.
+ld a layer delete adup >/dev/null
+ld a gc >/dev/null
+expect_reads b layer:bdup dup.img
+
+# --- A dies in the middle of writes -----------------------------------------
+ld a volume create scratch --size 16M >/dev/null
+qemu-io -f raw -c "write -P 0x77 0 8M" "nbd+unix:///scratch?socket=$WORK/a.nbd" >/dev/null 2>&1 &
+writer=$!
+sleep 0.3
+kill -KILL "${PID[a]}"
+wait "${PID[a]}" 2>/dev/null || true
+unset "PID[a]"
+wait "$writer" 2>/dev/null || true
+read_all b desk after-kill.img
+cmp patched.img after-kill.img || fail "B's volume changed when A was killed"
+ld b fsck | grep -q "no problems" || fail "fsck on B after A was killed"
+ld a fsck | grep -q "no problems" || fail "fsck on A after its kill: $(ld a fsck)"
+serve a
+expect_reads a layer:a2 img2.img
+ld a gc >/dev/null
+read_all b desk after-sweep.img
+cmp patched.img after-sweep.img || fail "A's sweep after its restart removed B's chunks"
+
+# --- stats: the pool and the chunk cache -------------------------------------
+read_all b desk warm.img
+ld b --json stats >stats.json
+[[ $(json stats.json 'd["pool"]["name"]') == shared ]] || fail "stats: $(cat stats.json)"
+[[ $(json stats.json 'd["pool"]["stores"]') == 2 ]] || fail "stats does not count 2 stores"
+[[ $(json stats.json 'd["cache"]["hits"] > 0') == True ]] || fail "no cache hits: $(cat stats.json)"
+ld b stats | grep -q "RADOS pool     shared" || fail "stats text shows no pool"
+ld b stats | grep -q "hit rate" || fail "stats text shows no cache hit rate"
+stop a
+stop b
+echo PASS
