@@ -215,6 +215,16 @@ ChunkStore::CacheStats ChunkStore::cache_stats() const {
   return stats;
 }
 
+absl::StatusOr<std::vector<ChunkName>> ChunkStore::Unknown(absl::Span<const ChunkName> names) {
+  std::vector<const ChunkName*> pointers;
+  for (const ChunkName& n : names) pointers.push_back(&n);
+  ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> known, LookupMany(pointers));
+  std::vector<ChunkName> unknown;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (!known[i]) unknown.push_back(names[i]);
+  return unknown;
+}
+
 absl::Status ChunkStore::AdoptPooled(absl::Span<const ChunkName> names, uint32_t raw_length) {
   SharedPool* pool = shared_pool();
   if (pool == nullptr)
@@ -222,12 +232,7 @@ absl::Status ChunkStore::AdoptPooled(absl::Span<const ChunkName> names, uint32_t
   // Under the commit lock, like a writer: the store's own sweep must not
   // release a reference between the claim and the local count.
   absl::MutexLock lock(&commit_mu_);
-  std::vector<const ChunkName*> pointers;
-  for (const ChunkName& n : names) pointers.push_back(&n);
-  ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> known, LookupMany(pointers));
-  std::vector<ChunkName> missing;
-  for (size_t i = 0; i < names.size(); ++i)
-    if (!known[i]) missing.push_back(names[i]);
+  ASSIGN_OR_RETURN(std::vector<ChunkName> missing, Unknown(names));
   if (missing.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::vector<uint32_t> stored_lengths, pool->Claim(missing));
   rocksdb::WriteBatch batch;
@@ -244,12 +249,7 @@ absl::StatusOr<uint64_t> ChunkStore::SweepPool() {
   uint64_t removed = 0;
   RETURN_IF_ERROR(pool->ForEachSweepCandidate([&](absl::Span<const ChunkName> candidates) {
     absl::MutexLock lock(&commit_mu_);
-    std::vector<const ChunkName*> pointers;
-    for (const ChunkName& n : candidates) pointers.push_back(&n);
-    ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> known, LookupMany(pointers));
-    std::vector<ChunkName> unheld;
-    for (size_t i = 0; i < candidates.size(); ++i)
-      if (!known[i]) unheld.push_back(candidates[i]);
+    ASSIGN_OR_RETURN(std::vector<ChunkName> unheld, Unknown(candidates));
     ASSIGN_OR_RETURN(uint64_t n, pool->Release(unheld));
     removed += n;
     return absl::OkStatus();

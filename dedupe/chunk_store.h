@@ -132,6 +132,9 @@ class ChunkStore {
   absl::Status DecodeAndCache(const ChunkName& name, std::string_view record,
                               absl::Span<char> out);
 
+  // The names the store has no record of (not even a zero count).
+  absl::StatusOr<std::vector<ChunkName>> Unknown(absl::Span<const ChunkName> names);
+
   friend class ChunkBatch;
   // Fetches records, mapping a missing one to DataLoss naming the chunk.
   std::vector<absl::StatusOr<std::string>> FetchRecords(

@@ -23,7 +23,7 @@ namespace {
 constexpr char kPoolObject[] = "layerdisk.pool";
 constexpr char kLayersObject[] = "layerdisk.layers";
 constexpr size_t kManifestPartBytes = 4 << 20;
-constexpr size_t kBatch = 512;
+constexpr size_t kBatch = 4096;
 
 std::string LayerObject(const std::string& name) { return "layer." + name; }
 

@@ -8,6 +8,8 @@
 #   expect_message TEXT        requires that LAST_ERROR contains TEXT
 #   json FILE EXPR             prints EXPR evaluated by python over FILE's JSON
 #                              (bound to `d`)
+#   wait_for_serve PID OUT ERR waits until `layerdisk serve` (PID, its stdout
+#                              in OUT, stderr in ERR) reports its control socket
 
 fail() {
   echo "FAIL: $*" >&2
@@ -31,4 +33,14 @@ expect_message() {
 
 json() {
   python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+wait_for_serve() {
+  local pid=$1 out=$2 err=$3
+  for _ in $(seq 200); do
+    grep -q '^  control ' "$out" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || fail "serve exited: $(cat "$err")"
+    sleep 0.05
+  done
+  fail "serve did not start: $(cat "$out" "$err")"
 }

@@ -80,11 +80,7 @@ ld fsck | grep -q "no problems" || fail "fsck of the RADOS-backed store is not c
 # The same through a server that owns the store.
 "$LAYERDISK" serve --nbd "unix:$WORK/nbd.sock" >serve.out 2>serve.log &
 SERVER_PID=$!
-for _ in $(seq 200); do
-  grep -q '^  control ' serve.out 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "serve exited: $(cat serve.log)"
-  sleep 0.05
-done
+wait_for_serve "$SERVER_PID" serve.out serve.log
 ld export desk served.img >/dev/null
 cmp os.img served.img || fail "the export through serve differs from the image"
 kill -TERM "$SERVER_PID"

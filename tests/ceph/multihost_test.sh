@@ -22,11 +22,9 @@ QEMU=${QEMU_SYSTEM_X86_64:-qemu-system-x86_64}
 for tool in "$QEMU" qemu-io python3; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
 done
-assets=${LAYERDISK_E2E_ASSETS:-$REPO/build/e2e-guest}
-if [[ ! -s $assets/bootsector.bin ]]; then
-  timeout 120 "$REPO/scripts/make-test-guest" "$assets" >/dev/null 2>&1 || true
-fi
-[[ -s $assets/bootsector.bin ]] || { echo "SKIP: no boot sector ($assets)"; exit 77; }
+# shellcheck source=tests/e2e/bootsector.sh
+source "$REPO/tests/e2e/bootsector.sh"
+require_bootsector "$REPO"
 
 WORK=$(mktemp -d)
 declare -A PID=()
@@ -49,12 +47,7 @@ serve() {
   rm -f "$h.out"
   "$LAYERDISK" --store "$WORK/$h" serve --nbd "unix:$WORK/$h.nbd" >"$h.out" 2>"$h.err" &
   PID[$h]=$!
-  for _ in $(seq 200); do
-    grep -q '^  control ' "$h.out" 2>/dev/null && return 0
-    kill -0 "${PID[$h]}" 2>/dev/null || fail "serve $h exited: $(cat "$h.err")"
-    sleep 0.05
-  done
-  fail "serve $h did not start"
+  wait_for_serve "${PID[$h]}" "$h.out" "$h.err"
 }
 stop() { kill -TERM "${PID[$1]}"; wait "${PID[$1]}" || fail "serve $1 did not stop cleanly"; unset "PID[$1]"; }
 # read_all HOST EXPORT FILE: the export's bytes through HOST's NBD socket.
@@ -88,7 +81,7 @@ done
 # --- an OS layer imported on A boots on B -----------------------------------
 msg="booted on host B from a layer imported on host A"
 make_image os.img 8 1
-"$REPO/tests/e2e/make-boot-image" os.img "$msg" --bootsector "$assets/bootsector.bin"
+"$REPO/tests/e2e/make-boot-image" os.img "$msg" --bootsector "$BOOTSECTOR"
 ld a layer import os os.img >/dev/null
 objects_after_import=$(chunk_objects)
 serve a

@@ -72,12 +72,7 @@ trap 'stop_server; rm -rf "$WORK"' EXIT
 # Only a unix NBD listener: the default TCP port may be taken by another test.
 "$LAYERDISK" serve --nbd "unix:$WORK/nbd.sock" --min-schedule-interval 1s >serve.out 2>serve.log &
 SERVER_PID=$!
-for _ in $(seq 200); do
-  grep -q '^  control ' serve.out 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "serve exited: $(cat serve.log)"
-  sleep 0.05
-done
-grep -q '^  control ' serve.out || fail "serve did not start: $(cat serve.out serve.log)"
+wait_for_serve "$SERVER_PID" serve.out serve.log
 
 ld snapshot create desk manual >/dev/null
 expect_fail 3 snapshot schedule nosuch --every 1s --keep 2

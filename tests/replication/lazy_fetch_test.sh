@@ -13,12 +13,9 @@ QEMU=${QEMU_SYSTEM_X86_64:-qemu-system-x86_64}
 for tool in "$QEMU" qemu-io; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
 done
-assets=${LAYERDISK_E2E_ASSETS:-$REPO/build/e2e-guest}
-if [[ ! -s $assets/bootsector.bin ]]; then
-  # Writes the boot sector first, then fetches a kernel other tests use.
-  timeout 120 "$REPO/scripts/make-test-guest" "$assets" >/dev/null 2>&1 || true
-fi
-[[ -s $assets/bootsector.bin ]] || { echo "SKIP: no boot sector ($assets)"; exit 77; }
+# shellcheck source=tests/e2e/bootsector.sh
+source "$REPO/tests/e2e/bootsector.sh"
+require_bootsector "$REPO"
 
 # serve_on NAME STORE GRPC-ADDRESS [ARGS...]: as lib.sh's serve, on a fixed
 # or free (port 0) replication address, with more options.
@@ -61,7 +58,7 @@ expect_message "--wait"
 # message at 1 MiB.
 msg="booted from a layer still being fetched"
 make_image os.img 16 1
-"$REPO/tests/e2e/make-boot-image" os.img "$msg" --bootsector "$assets/bootsector.bin"
+"$REPO/tests/e2e/make-boot-image" os.img "$msg" --bootsector "$BOOTSECTOR"
 ld up layer import os os.img >/dev/null
 serve_on UP up 127.0.0.1:0
 upstream="127.0.0.1:$UP_PORT"
