@@ -43,6 +43,12 @@ absl::Status ChunkStore::DecodeAndCache(const ChunkName& name, std::string_view 
   absl::Status decoded = DecodeChunk(record, out);
   if (!decoded.ok())
     return absl::DataLossError(absl::StrCat("chunk ", name.Hex(), ": ", decoded.message()));
+  // A shared pool is written by other hosts too: a record that decodes is
+  // not trusted to be the chunk its name says until its SHA-256 agrees.
+  if (shared_pool() != nullptr && !(NameChunk({out.data(), out.size()}) == name))
+    return absl::DataLossError(absl::StrCat("chunk ", name.Hex(), " in RADOS pool ",
+                                            shared_pool()->pool_name(),
+                                            " does not hold the bytes its name says"));
   auto* copy = new std::string(out.data(), out.size());
   if (!cache_->Insert(ToSlice(name.view()), copy, copy->size(), &DeleteCachedChunk).ok())
     delete copy;

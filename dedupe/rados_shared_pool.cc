@@ -23,6 +23,9 @@ namespace {
 constexpr char kPoolObject[] = "layerdisk.pool";
 constexpr char kLayersObject[] = "layerdisk.layers";
 constexpr size_t kManifestPartBytes = 4 << 20;
+// 64 GiB of manifest: an 8 TiB layer of 4 KiB chunks. An entry claiming more
+// is damaged (or hostile), not a layer to allocate for.
+constexpr uint64_t kMaxManifestParts = 16384;
 constexpr size_t kBatch = 4096;
 
 std::string LayerObject(const std::string& name) { return "layer." + name; }
@@ -41,7 +44,8 @@ std::string EncodeEntry(const Entry& e) {
 absl::StatusOr<Entry> DecodeEntry(const std::string& name, const std::string& text) {
   std::vector<std::string> parts = absl::StrSplit(text, absl::MaxSplits('\n', 2));
   Entry e;
-  if (parts.size() != 3 || parts[0].empty() || !absl::SimpleAtoi(parts[1], &e.parts))
+  if (parts.size() != 3 || parts[0].empty() || !absl::SimpleAtoi(parts[1], &e.parts) ||
+      e.parts == 0 || e.parts > kMaxManifestParts)
     return absl::DataLossError(absl::StrCat("the pool's catalog entry of layer ", name,
                                             " is damaged"));
   e.identity = parts[0];

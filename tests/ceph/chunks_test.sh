@@ -3,7 +3,8 @@
 # an imported image composes into a volume that exports byte for byte,
 # locally and through `layerdisk serve`; every chunk is one object; fsck is
 # clean; gc removes the objects of unreferenced chunks; a pool that cannot
-# be reached fails reads with Unavailable within the client timeout.
+# be reached fails reads with Unavailable within the client timeout; a
+# chunk object holding the wrong bytes fails its reads as damaged.
 set -euo pipefail
 here=$(dirname "$0")
 # shellcheck source=tests/ceph/cluster.sh
@@ -95,6 +96,18 @@ ld --json gc >gc.json
 [ "$(json gc.json 'd["chunks_removed"]')" -eq "$before" ] || fail "gc: $(cat gc.json), $before objects before"
 [ "$(objects)" -eq 0 ] || fail "gc left $(objects) of $before objects in the pool"
 ld fsck | grep -q "no problems" || fail "fsck after gc is not clean"
+
+# A chunk object holding another chunk's valid record (a hostile or broken
+# host on the pool): the read fails as damaged data, never returns the
+# other chunk's bytes.
+ld layer import os os.img --format raw >/dev/null
+mapfile -t chunk_names < <(rados_cli -p chunks ls | grep -E '^[0-9a-f]{64}$' | sort | head -2)
+rados_cli -p chunks get "${chunk_names[0]}" swapped.rec
+rados_cli -p chunks put "${chunk_names[1]}" swapped.rec
+expect_fail 6 export layer:os poisoned.img
+expect_message "does not hold the bytes its name says"
+ld layer delete os >/dev/null
+ld gc >/dev/null
 
 # An unreachable pool: reads fail with Unavailable (exit 7) after the client
 # timeout, never hang.
