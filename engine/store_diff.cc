@@ -31,6 +31,18 @@ absl::StatusOr<DiffReport> StoreImpl::DiffDevices(const std::string& from,
 }
 
 absl::StatusOr<std::vector<uint64_t>> StoreImpl::RecordedBase(const LayerRecord& rec) {
+  // A layer sealed, merged or flattened from a volume records the base it
+  // was captured on; a delta import, its parent chain.
+  if (!rec.base.empty()) {
+    for (uint64_t id : rec.base) {
+      absl::StatusOr<LayerRecord> base = catalog().Layer(id);
+      if (!base.ok() || base->state != LayerState::kLive)
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "layer '%s' was captured on layer #%d, which is deleted; give --base", rec.name,
+            id));
+    }
+    return rec.base;
+  }
   std::vector<uint64_t> chain;
   for (uint64_t id = rec.parent; id != 0;) {
     if (chain.size() >= kMaxStackDepth)
@@ -81,6 +93,11 @@ absl::StatusOr<ConflictReport> StoreImpl::LayerConflicts(
             first, second));
       base_ids = base_a.empty() ? base_b : base_a;
       report.base_from = base_ids.empty() ? "none" : "metadata";
+      if (std::count(base_ids.begin(), base_ids.end(), ra.id) ||
+          std::count(base_ids.begin(), base_ids.end(), rb.id))
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "one of layers '%s' and '%s' was captured on the other; give --base", first,
+            second));
     }
     uint64_t base_size = 0;
     for (uint64_t id : base_ids) {

@@ -178,7 +178,9 @@ class StoreImpl final : public Store {
   // --- comparing (store_diff.cc) ---
   // The device's Volume object (volume, snapshot or layer). REQUIRES: mu_ not held.
   absl::StatusOr<std::shared_ptr<Volume>> OpenComposed(const std::string& device);
-  // The layer ids `rec` was captured on, lowest first: its parent chain.
+  // The layer ids `rec` was captured on, lowest first: its recorded base
+  // (layer metadata) or else its parent chain. FailedPrecondition when a
+  // recorded base layer was deleted.
   absl::StatusOr<std::vector<uint64_t>> RecordedBase(const LayerRecord& rec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A name for the layer at a stack position of `device` (ProvenanceMap).

@@ -143,7 +143,7 @@ void RegisterCompareCommands(CLI::App& app, CliContext& ctx) {
   CLI::Option* base = cmd->add_option(
       "--base", conflict->base,
       "The base they were captured on, layers lowest first, comma-separated "
-      "(default: the parent chain recorded with the layers; none recorded: an "
+      "(default: the base recorded with the layers, or their parent chain; none: an "
       "all-zero disk)");
   ctx.Bind(cmd, [&ctx, conflict, base] { return Conflicts(ctx, *conflict, base->count() > 0); });
 

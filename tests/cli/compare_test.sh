@@ -31,12 +31,28 @@ ld layer conflicts app1 app2 --base os --json >conf.json
 [[ $(json conf.json 'd["base"]') == "['os']" && $(json conf.json 'd["base_from"]') == option ]] ||
   fail "base: $(cat conf.json)"
 ld layer conflicts app1 app2 --base os | grep -q "^600005  *5$" || fail "conflicts text"
-# No base recorded (sealed layers): an all-zero disk, and the output says so.
+# Without --base: the base the layers were sealed on (os), from their metadata.
 ld layer conflicts app1 app2 --json >conf0.json
-[[ $(json conf0.json 'd["base_from"]') == none ]] || fail "base_from: $(cat conf0.json)"
-[[ $(json conf0.json '[(r["offset"], r["length"]) for r in d["conflicts"]]') == \
-   "[(600000, 15), (700000, 4), (700100, 4)]" ]] || fail "conflicts over zeroes: $(cat conf0.json)"
-ld layer conflicts app1 app2 | grep -q "all-zero disk" || fail "text does not name the zero base"
+[[ $(json conf0.json 'd["base_from"]') == metadata && $(json conf0.json 'd["base"]') == "['os']" ]] ||
+  fail "recorded base: $(cat conf0.json)"
+[[ $(json conf0.json 'd["conflicts"]') == "[{'length': 5, 'offset': 600005}]" ]] ||
+  fail "conflicts over the recorded base: $(cat conf0.json)"
+# Whole-disk imports record no base: an all-zero disk, and the output says so.
+python3 - z1.img z2.img <<'PY'
+import sys
+for path, byte, offset, n in ((sys.argv[1], b"A", 4096, 16), (sys.argv[2], b"B", 4100, 8)):
+    with open(path, "wb") as f:
+        f.truncate(1 << 20)
+        f.seek(offset)
+        f.write(byte * n)
+PY
+ld layer import z1 z1.img >/dev/null
+ld layer import z2 z2.img >/dev/null
+ld layer conflicts z1 z2 --json >zero.json
+[[ $(json zero.json 'd["base_from"]') == none ]] || fail "base_from: $(cat zero.json)"
+[[ $(json zero.json 'd["conflicts"]') == "[{'length': 8, 'offset': 4100}]" ]] ||
+  fail "conflicts over zeroes: $(cat zero.json)"
+ld layer conflicts z1 z2 | grep -q "all-zero disk" || fail "text does not name the zero base"
 ld layer conflicts app1 app3 --base os --json >none.json
 [[ $(json none.json 'd["conflicts"]') == "[]" ]] || fail "disjoint layers conflict: $(cat none.json)"
 ld layer conflicts app1 app3 --base os | grep -q "^no conflicts" || fail "no-conflict text"

@@ -155,7 +155,8 @@ class LayerCompareTest : public ::testing::Test {
 };
 
 // Conflicts: random overlapping captures against the byte model, with the
-// base given and (none recorded) against an all-zero disk.
+// base given, an empty base given (an all-zero disk) and the base recorded
+// when the layers were sealed.
 TEST_F(LayerCompareTest, ConflictsMatchByteModel) {
   for (uint64_t seed : TestSeeds({1, 2, 3})) {
     AnnounceSeed(seed);
@@ -167,12 +168,16 @@ TEST_F(LayerCompareTest, ConflictsMatchByteModel) {
     ASSERT_NO_FATAL_FAILURE(Capture(rng, base, &b, 30));
     const std::string under = Compose({&base});
     const std::string ia = Compose({&base, &a}), ib = Compose({&base, &b});
-    for (bool with_base : {true, false}) {
+    // The base given, an empty base given (an all-zero disk), and none
+    // given: the base recorded when the layers were sealed, os.
+    enum class Base { kGiven, kGivenEmpty, kRecorded };
+    for (Base how : {Base::kGiven, Base::kGivenEmpty, Base::kRecorded}) {
+      const bool zero_base = how == Base::kGivenEmpty;
       std::vector<ByteRange> want;
       for (uint64_t i = 0; i < kSize; ++i) {
         uint64_t blk = i / kBs;
         if (a.kinds[blk] == Kind::kAbsent || b.kinds[blk] == Kind::kAbsent) continue;
-        char u = with_base ? under[i] : 0;
+        char u = zero_base ? 0 : under[i];
         if (ia[i] != u && ib[i] != u && ia[i] != ib[i]) {
           if (!want.empty() && want.back().offset + want.back().length == i) {
             ++want.back().length;
@@ -182,11 +187,14 @@ TEST_F(LayerCompareTest, ConflictsMatchByteModel) {
         }
       }
       std::optional<std::vector<std::string>> given;
-      if (with_base) given = std::vector<std::string>{"os"};
+      if (how == Base::kGiven) given = std::vector<std::string>{"os"};
+      if (how == Base::kGivenEmpty) given = std::vector<std::string>{};
       auto got = store_->LayerConflicts("app1", "app2", given);
       ASSERT_TRUE(got.ok()) << got.status();
-      EXPECT_EQ(got->base_from, with_base ? "option" : "none");
-      EXPECT_EQ(Describe(got->ranges), Describe(want)) << "with_base=" << with_base;
+      EXPECT_EQ(got->base_from, how == Base::kRecorded ? "metadata" : "option");
+      EXPECT_EQ(got->base, zero_base ? std::vector<std::string>{}
+                                     : std::vector<std::string>{"os"});
+      EXPECT_EQ(Describe(got->ranges), Describe(want)) << "base case " << static_cast<int>(how);
       uint64_t total = 0;
       for (const ByteRange& r : want) total += r.length;
       EXPECT_EQ(got->conflicting_bytes, total);
@@ -424,6 +432,31 @@ TEST_F(LayerCompareTest, DiffsMatchImageModel) {
     dev->reset();
     store_.reset();
   }
+}
+
+// The recorded base is used only while it means something: not when one of
+// its layers is deleted, nor when one compared layer is the other's base.
+TEST_F(LayerCompareTest, UnusableRecordedBaseIsRefused) {
+  Rng rng(5);
+  ModelLayer base{"os"}, a{"app1"}, b{"app2"}, c{"app3"};
+  ASSERT_NO_FATAL_FAILURE(ImportBase(rng, &base, 0));
+  ASSERT_NO_FATAL_FAILURE(Capture(rng, base, &a, 3));
+  ASSERT_NO_FATAL_FAILURE(Capture(rng, base, &b, 3));
+  // app3 captured over os and app1: its base holds app1.
+  LD_ASSERT_OK(store_->CreateVolume("stacked", {"os", "app1"}, std::nullopt).status());
+  LD_ASSERT_OK(store_->SealVolume("stacked", "app3").status());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      store_->LayerConflicts("app1", "app3", std::nullopt).status()));
+  // Given explicitly, the same pair compares.
+  LD_ASSERT_OK(store_->LayerConflicts("app1", "app3", std::vector<std::string>{"os"}).status());
+  // Delete os (nothing references it any more): app1's recorded base is gone.
+  for (const char* v : {"capture-app1", "capture-app2", "stacked"})
+    LD_ASSERT_OK(store_->DeleteVolume(v, false));
+  LD_ASSERT_OK(store_->DeleteLayer("app3"));
+  LD_ASSERT_OK(store_->DeleteLayer("os"));
+  absl::Status gone = store_->LayerConflicts("app1", "app2", std::nullopt).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(gone)) << gone;
+  EXPECT_NE(gone.message().find("deleted"), std::string::npos) << gone;
 }
 
 TEST_F(LayerCompareTest, BadInputIsRefused) {
