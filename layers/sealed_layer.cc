@@ -118,8 +118,11 @@ absl::Status SealedLayer::FetchMissing(uint64_t first, size_t count) const {
         "layer '%s' is still being fetched and this store has no upstream to fetch "
         "its missing chunks from (layerdisk serve --upstream)", name_));
   absl::Status fetched = source_->Fetch(name_, missing);
-  if (fetched.ok() || missing.size() == missing_requested) return fetched;
   // A bad read-ahead chunk rejects its whole batch: retry the read's own.
+  // An upstream that does not answer would not answer the retry either (and
+  // the guest would wait twice the read deadline).
+  if (fetched.ok() || missing.size() == missing_requested || absl::IsUnavailable(fetched))
+    return fetched;
   return source_->Fetch(name_, absl::MakeConstSpan(missing).subspan(0, missing_requested));
 }
 

@@ -17,10 +17,11 @@ constexpr size_t kReadBatch = 1 << 16;
 constexpr absl::Duration kRetryDelay = absl::Seconds(2);
 }  // namespace
 
-BranchCache::BranchCache(LayerExchange* local, ChunkSource* source, std::string upstream,
-                         uint64_t max_bytes_per_second)
+BranchCache::BranchCache(LayerExchange* local, ChunkSource* source, ChunkSource* reads,
+                         std::string upstream, uint64_t max_bytes_per_second)
     : local_(local),
       source_(source),
+      reads_(reads),
       upstream_(std::move(upstream)),
       max_bytes_per_second_(max_bytes_per_second) {}
 
@@ -51,7 +52,7 @@ absl::Status BranchCache::Store(std::vector<ChunkStore::ReceivedRecord> batch) {
 }
 
 absl::Status BranchCache::Fetch(const std::string& layer, absl::Span<const ChunkName> names) {
-  return source_->Fetch(layer, names, kReadBatch,
+  return reads_->Fetch(layer, names, kReadBatch,
                         [this](std::vector<ChunkStore::ReceivedRecord> batch) {
                           return Store(std::move(batch));
                         });

@@ -26,11 +26,13 @@ namespace layerdisk {
 
 class BranchCache final : public MissingChunkSource {
  public:
-  // `local` and `source` must outlive the cache; `upstream` names it in
-  // messages and layer sources. `max_bytes_per_second` (0: none) limits the
+  // `local` and the sources must outlive the cache; `upstream` names it in
+  // messages and layer sources. Pulls and the prefetch use `source`; reads
+  // that wait for missing chunks use `reads` (the same upstream, with a
+  // deadline per call). `max_bytes_per_second` (0: none) limits the
   // prefetch's average rate until a pull sets another.
-  BranchCache(LayerExchange* local, ChunkSource* source, std::string upstream,
-              uint64_t max_bytes_per_second);
+  BranchCache(LayerExchange* local, ChunkSource* source, ChunkSource* reads,
+              std::string upstream, uint64_t max_bytes_per_second);
   ~BranchCache() override;
 
   // Starts the background prefetch (resuming layers still fetching).
@@ -59,6 +61,7 @@ class BranchCache final : public MissingChunkSource {
 
   LayerExchange* const local_;
   ChunkSource* const source_;
+  ChunkSource* const reads_;
   const std::string upstream_;
   absl::Mutex mu_;
   uint64_t max_bytes_per_second_ ABSL_GUARDED_BY(mu_);

@@ -9,10 +9,15 @@
 
 namespace layerdisk {
 
+void GrpcChunkSource::ApplyTimeout(grpc::ClientContext* ctx) const {
+  if (call_timeout_.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + call_timeout_);
+}
+
 absl::StatusOr<LayerManifest> GrpcChunkSource::GetManifest(const std::string& layer,
                                                            bool header_only,
                                                            const LayerManifest* base) {
   grpc::ClientContext ctx;
+  ApplyTimeout(&ctx);
   rpb::ManifestRequest req;
   req.set_layer(layer);
   req.set_header_only(header_only);
@@ -65,6 +70,7 @@ absl::Status GrpcChunkSource::Fetch(const std::string& layer,
                                     absl::Span<const ChunkName> names, size_t batch,
                                     const RecordSink& sink) {
   grpc::ClientContext ctx;
+  ApplyTimeout(&ctx);
   auto stream = stub_->FetchChunks(&ctx);
   const size_t batches = (names.size() + batch - 1) / batch;
   auto request = [&](size_t i) {

@@ -4,6 +4,7 @@
 #define LAYERDISK_REPLICATION_GRPC_CHUNK_SOURCE_H_
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -28,11 +29,19 @@ class GrpcChunkSource final : public ChunkSource {
   // Reads the layers of this volume of the peer's (anonymous ones by their
   // "anon-" wire names, docs/replication.md "Volumes") from now on.
   void set_volume(std::string volume) { volume_ = std::move(volume); }
+  // Every call from now on fails with DEADLINE_EXCEEDED (Unavailable) when
+  // it takes longer than `timeout`; zero (the default): no deadline. For
+  // reads a guest waits on, so a hung upstream fails them instead of
+  // hanging them; never for long streams such as a prefetch.
+  void set_call_timeout(std::chrono::milliseconds timeout) { call_timeout_ = timeout; }
 
  private:
   std::unique_ptr<replication::Replication::Stub> stub_;
   const std::string peer_;
   std::string volume_;
+  std::chrono::milliseconds call_timeout_{0};
+  // Sets the deadline of `ctx` from call_timeout_.
+  void ApplyTimeout(grpc::ClientContext* ctx) const;
   std::atomic<uint64_t> wire_bytes_{0};
 };
 

@@ -72,6 +72,9 @@ grpc::Status ToRpcStatus(const absl::Status& s) {
 
 absl::Status FromPeerStatus(const std::string& peer, const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+    return absl::UnavailableError(
+        absl::StrCat("replication peer ", peer, " did not answer in time: ", s.error_message()));
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
     return absl::UnavailableError(
         absl::StrCat("replication peer ", peer, " is not answering: ", s.error_message()));

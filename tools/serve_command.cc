@@ -53,6 +53,9 @@ struct ServeFlags {
   std::string upstream;  // branch cache mode: upstream's replication HOST:PORT
   PeerSecurity upstream_security;
   std::string upstream_bwlimit;  // the prefetch's default rate; empty: none
+  // How long a read waits for missing chunks from upstream before failing.
+  std::string upstream_timeout = "30s";
+  bool upstream_timeout_given = false;
 };
 
 // The decompressed-chunk cache is what keeps a boot storm off the
@@ -73,6 +76,7 @@ absl::StatusOr<uint64_t> ChunkCacheBytes(const std::string& flag) {
 // that fetches through it, and how the control API's PullLayer runs.
 struct Upstream {
   std::unique_ptr<GrpcChunkSource> source;
+  std::unique_ptr<GrpcChunkSource> reads;  // the same link, with --upstream-timeout
   std::shared_ptr<BranchCache> cache;
 };
 
@@ -82,7 +86,7 @@ absl::StatusOr<std::optional<Upstream>> ConnectUpstream(const ServeFlags& flags,
   if (flags.upstream.empty()) {
     if (flags.upstream_security.insecure || !flags.upstream_security.cert_file.empty() ||
         !flags.upstream_security.key_file.empty() || !flags.upstream_security.ca_file.empty() ||
-        !flags.upstream_bwlimit.empty())
+        !flags.upstream_bwlimit.empty() || flags.upstream_timeout_given)
       return absl::InvalidArgumentError("the --upstream-* options need --upstream HOST:PORT");
     return std::nullopt;
   }
@@ -92,11 +96,17 @@ absl::StatusOr<std::optional<Upstream>> ConnectUpstream(const ServeFlags& flags,
     if (bwlimit == 0)
       return absl::InvalidArgumentError("--upstream-bwlimit must be more than 0 bytes per second");
   }
+  ASSIGN_OR_RETURN(uint64_t timeout_seconds, ParseInterval(flags.upstream_timeout));
+  if (timeout_seconds == 0)
+    return absl::InvalidArgumentError("--upstream-timeout must be at least 1s");
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
                    ConnectPeer(flags.upstream, flags.upstream_security));
   Upstream up;
   up.source = std::make_unique<GrpcChunkSource>(channel, flags.upstream);
-  up.cache = std::make_shared<BranchCache>(exchange, up.source.get(), flags.upstream, bwlimit);
+  up.reads = std::make_unique<GrpcChunkSource>(channel, flags.upstream);
+  up.reads->set_call_timeout(std::chrono::seconds(timeout_seconds));
+  up.cache = std::make_shared<BranchCache>(exchange, up.source.get(), up.reads.get(),
+                                           flags.upstream, bwlimit);
   exchange->SetMissingChunkSource(up.cache);
   BranchCache* cache = up.cache.get();
   GrpcChunkSource* source = up.source.get();
@@ -401,7 +411,14 @@ void RegisterServeCommand(CLI::App& app, CliContext& ctx) {
   serve->add_option("--upstream-bwlimit", flags->upstream_bwlimit,
                     "The background prefetch's average bytes per second at most (e.g. 20M), "
                     "unless a pull's --bwlimit says otherwise");
-  ctx.Bind(serve, [&ctx, flags] { return Serve(ctx, *flags); });
+  CLI::Option* upstream_timeout = serve->add_option(
+      "--upstream-timeout", flags->upstream_timeout,
+      "How long a read waits for chunks it lacks from the upstream before it fails "
+      "with EIO (a hung upstream must not hang the guests)")->capture_default_str();
+  ctx.Bind(serve, [&ctx, flags, upstream_timeout] {
+    flags->upstream_timeout_given = upstream_timeout->count() > 0;
+    return Serve(ctx, *flags);
+  });
 }
 
 }  // namespace layerdisk

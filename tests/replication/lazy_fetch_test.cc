@@ -304,7 +304,7 @@ TEST_F(LazyFetchTest, BranchCachePullsAtOnceAndItsPrefetchCompletesTheChain) {
   delta.parent = "os";
   ASSERT_TRUE(src_->ImportImage("os-v2", delta_image, delta, nullptr).ok());
   DirectSource source(from_.get());
-  auto cache = std::make_shared<BranchCache>(to_.get(), &source, "test", 0);
+  auto cache = std::make_shared<BranchCache>(to_.get(), &source, &source, "test", 0);
   to_->SetMissingChunkSource(cache);
   absl::StatusOr<ReplicateResult> pulled = cache->Pull("os-v2", 0);
   ASSERT_TRUE(pulled.ok()) << pulled.status();

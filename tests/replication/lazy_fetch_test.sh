@@ -49,6 +49,8 @@ nbd_read() {
 # and --wait is for a pull through a server.
 expect_fail 2 --store branch serve --upstream-insecure
 expect_message "need --upstream"
+expect_fail 2 --store branch serve --upstream-timeout 5s
+expect_message "need --upstream"
 expect_fail 2 --store branch replicate pull os
 expect_message "--from"
 expect_fail 2 --store branch replicate pull os --from 127.0.0.1:1 --insecure --wait
@@ -62,7 +64,8 @@ make_image os.img 16 1
 ld up layer import os os.img >/dev/null
 serve_on UP up 127.0.0.1:0
 upstream="127.0.0.1:$UP_PORT"
-serve_on BRANCH branch 127.0.0.1:0 --upstream "$upstream" --upstream-insecure
+serve_on BRANCH branch 127.0.0.1:0 --upstream "$upstream" --upstream-insecure \
+  --upstream-timeout 3s
 
 # Lazy pull: returns at once; the layer is there, fetching, with progress.
 ld branch replicate pull os --bwlimit 1M --json >pull.json
@@ -101,6 +104,17 @@ ld up layer import app app.img >/dev/null
 ld branch replicate pull app --bwlimit 512K >/dev/null
 ld branch volume create desk2 --layers app >/dev/null
 nbd_read desk2 0 4k || fail "first read of desk2: $(cat "$WORK/io.out")"
+# A hung upstream (stopped, its connection still open): a read of a missing
+# block fails (EIO) after --upstream-timeout instead of hanging the guest.
+kill -STOP "$UP_PID"
+start_ns=$(date +%s%N)
+if nbd_read desk2 14M 4k; then fail "a missing block read from a hung upstream"; fi
+took_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+grep -qi 'input/output error' "$WORK/io.out" || fail "not EIO from a hung upstream: $(cat "$WORK/io.out")"
+echo "a read on a hung upstream failed (EIO) after $took_ms ms"
+(( took_ms < 20000 )) || fail "a read waited $took_ms ms on a hung upstream (--upstream-timeout 3s)"
+kill -CONT "$UP_PID"
+nbd_read desk2 14M 4k || fail "the block did not read with upstream answering again: $(cat "$WORK/io.out")"
 stop_server "$UP_PID"
 nbd_read desk2 0 4k || fail "a fetched block did not read without upstream: $(cat "$WORK/io.out")"
 if nbd_read desk2 15M 4k; then fail "a missing block read without upstream"; fi
