@@ -8,8 +8,9 @@
 #    (B's own references keep the chunks).
 #  - gc on both hosts at once, while both import: no referenced chunk goes,
 #    fsck is clean on both and every layer reads back as imported.
-#  - A is killed (SIGKILL) in the middle of writes: B's data is intact and
-#    A restarts clean; the pool's leftovers from A are swept by A's gc.
+#  - A is killed (SIGKILL) in the middle of writes and of an import: B's
+#    data is intact, A restarts clean without the layer, and A's gc sweeps
+#    exactly the killed import's chunks from the pool.
 #  - stats show the pool and the chunk cache's hit rate.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -160,22 +161,39 @@ ld a layer delete adup >/dev/null
 ld a gc >/dev/null
 expect_reads b layer:bdup dup.img
 
-# --- A dies in the middle of writes -----------------------------------------
+# --- A dies in the middle of writes and of an import ------------------------
 ld a volume create scratch --size 16M >/dev/null
+head -c 256M /dev/urandom >big.img
+objects_before=$(chunk_objects)
 qemu-io -f raw -c "write -P 0x77 0 8M" "nbd+unix:///scratch?socket=$WORK/a.nbd" >/dev/null 2>&1 &
 writer=$!
-sleep 0.3
+ld a layer import big big.img >/dev/null 2>&1 &
+importer=$!
+# Kill A once the import has put chunks in the pool, well before it ends.
+for _ in $(seq 400); do
+  (( $(chunk_objects) > objects_before )) && break
+  sleep 0.02
+done
+(( $(chunk_objects) > objects_before )) || fail "the import wrote nothing to the pool"
 kill -KILL "${PID[a]}"
 wait "${PID[a]}" 2>/dev/null || true
 unset "PID[a]"
 wait "$writer" 2>/dev/null || true
+wait "$importer" 2>/dev/null && fail "the import finished before A was killed"
 read_all b desk after-kill.img
 cmp patched.img after-kill.img || fail "B's volume changed when A was killed"
 ld b fsck | grep -q "no problems" || fail "fsck on B after A was killed"
 ld a fsck | grep -q "no problems" || fail "fsck on A after its kill: $(ld a fsck)"
 serve a
 expect_reads a layer:a2 img2.img
+ld a --json layer list >list.json
+[[ $(json list.json '"big" in [l["name"] for l in d["layers"]]') == False ]] ||
+  fail "the killed import left layer big"
+# The killed import's chunks carry A's key but no count of A's: the sweep
+# of A's gc releases them, and only them.
 ld a gc >/dev/null
+[[ $(chunk_objects) -eq $objects_before ]] ||
+  fail "after A's gc the pool holds $(chunk_objects) chunk objects, $objects_before before the import"
 read_all b desk after-sweep.img
 cmp patched.img after-sweep.img || fail "A's sweep after its restart removed B's chunks"
 
