@@ -38,6 +38,11 @@ struct LayerManifest {
   // SHA-256 over the content (ManifestIdentity): equal identities mean
   // layers that read the same, whatever their names or where they came from.
   std::string identity;
+  // Layer metadata, carried along but not part of the identity: what an
+  // administrator wrote about the layer, and an imported layer's image
+  // SHA-256 (hex; empty for others).
+  std::string description;
+  std::string content_sha256;
   std::vector<ManifestSegment> segments;  // ascending index, none empty
 };
 

@@ -29,6 +29,8 @@ std::string EncodeManifest(const LayerManifest& m) {
   PutLengthPrefixed(&out, m.image_id);
   PutVarint64(&out, m.data_blocks);
   PutLengthPrefixed(&out, m.identity);
+  PutLengthPrefixed(&out, m.description);
+  PutLengthPrefixed(&out, m.content_sha256);
   PutVarint64(&out, m.segments.size());
   for (const ManifestSegment& s : m.segments) {
     PutVarint64(&out, s.index);
@@ -46,7 +48,8 @@ absl::StatusOr<LayerManifest> DecodeManifest(std::string_view bytes) {
   if (!d.GetLengthPrefixed(&m.name) || !d.GetVarint64(&m.size) || !d.GetVarint64(&block_size) ||
       !d.GetVarint64(&opaque) || !d.GetLengthPrefixed(&m.parent) ||
       !d.GetLengthPrefixed(&m.image_id) || !d.GetVarint64(&m.data_blocks) ||
-      !d.GetLengthPrefixed(&m.identity) || !d.GetVarint64(&segments))
+      !d.GetLengthPrefixed(&m.identity) || !d.GetLengthPrefixed(&m.description) ||
+      !d.GetLengthPrefixed(&m.content_sha256) || !d.GetVarint64(&segments))
     return Damaged("its header is cut short");
   if (block_size == 0 || block_size > (1u << 20) || opaque > 1) return Damaged("its header");
   // Each segment takes at least two bytes: a count beyond that is a lie.

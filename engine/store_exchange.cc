@@ -41,6 +41,15 @@ std::string ManifestIdentity(const LayerManifest& m, const std::string& parent_i
 
 absl::Status ValidateManifest(const LayerManifest& m) {
   RETURN_IF_ERROR(ValidateName("layer", m.name));
+  absl::Status description = ValidateDescription(m.description);
+  if (!description.ok())
+    return absl::InvalidArgumentError(
+        absl::StrFormat("manifest of '%s': %s", m.name, description.message()));
+  if (!m.content_sha256.empty() &&
+      (m.content_sha256.size() != 64 ||
+       m.content_sha256.find_first_not_of("0123456789abcdef") != std::string::npos))
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "manifest of '%s': the image SHA-256 is not 64 lowercase hex digits", m.name));
   if (m.size == 0 || m.size > kMaxVolumeSize)
     return absl::InvalidArgumentError(absl::StrFormat(
         "manifest of '%s': size %d is out of range", m.name, m.size));
@@ -174,6 +183,8 @@ absl::StatusOr<LayerManifest> StoreExchange::ExportLocked(const LayerRecord& rec
   m.opaque = rec.opaque;
   m.image_id = rec.image_id;
   m.data_blocks = rec.data_blocks;
+  m.description = rec.description;
+  m.content_sha256 = rec.content_sha256;
   std::string parent_identity;
   if (rec.parent != 0) {
     ASSIGN_OR_RETURN(LayerRecord parent, s_->catalog().Layer(rec.parent));
@@ -245,6 +256,8 @@ absl::StatusOr<LayerInfo> StoreExchange::CommitManifest(const LayerManifest& m,
     rec.source = "replicate:" + origin;
     rec.image_id = m.image_id;
     rec.opaque = m.opaque;
+    rec.description = m.description;
+    rec.content_sha256 = m.content_sha256;
     // Set from the first record on: a crash before the commit leaves a
     // kWriting layer whose removal must not drop references it never took.
     rec.fetching = lazy;

@@ -15,6 +15,8 @@ rpb::LayerHeader HeaderToProto(const LayerManifest& m) {
   h.set_data_blocks(m.data_blocks);
   h.set_segments(m.segments.size());
   h.set_image_id(m.image_id);
+  h.set_description(m.description);
+  h.set_content_sha256(m.content_sha256);
   return h;
 }
 
@@ -69,6 +71,8 @@ absl::StatusOr<LayerManifest> HeaderFromProto(const rpb::LayerHeader& h) {
   m.identity = h.identity();
   m.data_blocks = h.data_blocks();
   m.image_id = h.image_id();
+  m.description = h.description();
+  m.content_sha256 = h.content_sha256();
   if (m.identity.size() != kChunkNameSize)
     return absl::InvalidArgumentError(
         absl::StrFormat("the peer sent a manifest of '%s' without an identity", m.name));

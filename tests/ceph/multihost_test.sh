@@ -83,7 +83,7 @@ done
 msg="booted on host B from a layer imported on host A"
 make_image os.img 8 1
 "$REPO/tests/e2e/make-boot-image" os.img "$msg" --bootsector "$BOOTSECTOR"
-ld a layer import os os.img >/dev/null
+ld a layer import os os.img --description "gold image" >/dev/null
 objects_after_import=$(chunk_objects)
 serve a
 serve b
@@ -95,6 +95,8 @@ ld b layer list | grep -q '^os .*pool:' || fail "B's layer list does not show os
 expect_fail 4 --store "$WORK/b" layer import os os.img
 expect_message "published by"
 ld b volume create desk --layers os >/dev/null
+ld b --json layer show os >show.json
+[[ $(json show.json 'd["description"]') == "gold image" ]] || fail "adopted without its metadata: $(cat show.json)"
 [[ $(chunk_objects) -eq $objects_after_import ]] ||
   fail "adopting the layer wrote chunk objects ($(chunk_objects), was $objects_after_import)"
 "$REPO/tests/e2e/boot-sector-test" --socket "$WORK/b.nbd" --export desk \

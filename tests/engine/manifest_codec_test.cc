@@ -39,6 +39,7 @@ class ManifestCodecTest : public ::testing::Test {
 };
 
 TEST_F(ManifestCodecTest, RoundTripKeepsEveryFieldAndTheIdentity) {
+  manifest_.description = "gold image";
   absl::StatusOr<LayerManifest> back = DecodeManifest(EncodeManifest(manifest_));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->name, "os");
@@ -46,6 +47,9 @@ TEST_F(ManifestCodecTest, RoundTripKeepsEveryFieldAndTheIdentity) {
   EXPECT_EQ(back->block_size, manifest_.block_size);
   EXPECT_EQ(back->data_blocks, manifest_.data_blocks);
   EXPECT_EQ(back->identity, manifest_.identity);
+  EXPECT_EQ(back->description, "gold image");
+  EXPECT_EQ(back->content_sha256, manifest_.content_sha256);
+  EXPECT_EQ(back->content_sha256.size(), 64u);  // an imported layer's image hash
   ASSERT_EQ(back->segments.size(), manifest_.segments.size());
   EXPECT_TRUE(ValidateManifest(*back).ok());
   // The identity recomputed from the decoded map is the published one.

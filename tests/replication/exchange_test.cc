@@ -114,6 +114,28 @@ TEST_F(ExchangeTest, ReplicatesAndIdentityMatches) {
   EXPECT_EQ(source.fetched, 0u);
 }
 
+// The layer's metadata travels with it, outside the identity; a peer's
+// metadata that breaks the store's own rules is refused.
+TEST_F(ExchangeTest, MetadataTravelsAndIsChecked) {
+  ASSERT_TRUE(src_->SetLayerDescription("os", "gold image, patched in March").ok());
+  DirectSource source(from_.get());
+  ASSERT_TRUE(ReplicateLayer(source, *to_, "os", {"test"}).ok());
+  absl::StatusOr<LayerInfo> got = dst_->GetLayer("os");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->description, "gold image, patched in March");
+  EXPECT_EQ(got->content_sha256, src_->GetLayer("os")->content_sha256);
+  EXPECT_EQ(got->content_sha256.size(), 64u);
+
+  LayerManifest m = *from_->ExportLayerManifest("os");
+  m.name = "os2";
+  m.description = "two\nlines";
+  EXPECT_TRUE(absl::IsInvalidArgument(to_->CommitLayerManifest(m, "test").status()));
+  m.description = "";
+  m.content_sha256 = "not hex";
+  EXPECT_TRUE(absl::IsInvalidArgument(to_->CommitLayerManifest(m, "test").status()));
+  EXPECT_TRUE(absl::IsNotFound(dst_->GetLayer("os2").status()));
+}
+
 TEST_F(ExchangeTest, CommitWithAChunkNeverSentIsDataLossAndLeavesNothing) {
   LayerManifest m = *from_->ExportLayerManifest("os");
   // Ingest every chunk but the first.
