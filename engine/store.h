@@ -183,6 +183,10 @@ struct GcResult {
   uint64_t layers_removed = 0;
   uint64_t chunks_removed = 0;
   uint64_t bytes_reclaimed = 0;
+  // Layers still fetching from an upstream (branch cache mode): while there
+  // are any, chunks without references are kept, since the chunks fetched
+  // so far have none until their layer completes.
+  uint64_t fetching_layers = 0;
 };
 
 // Bytes [offset, offset + length) of a volume.

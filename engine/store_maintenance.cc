@@ -77,6 +77,15 @@ absl::StatusOr<GcResult> StoreImpl::GcHere() {
     RETURN_IF_ERROR(CompactStacks());
   }
   RETURN_IF_ERROR(WaitForBackgroundWork());  // deletes what compaction freed
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(std::vector<LayerRecord> layers, catalog().AllLayers());
+    for (const LayerRecord& rec : layers)
+      if (rec.fetching && rec.state == LayerState::kLive) ++result.fetching_layers;
+  }
+  // Collecting now would throw away what the fetching layers have fetched
+  // (a refetch of everything from upstream); their garbage waits for them.
+  if (result.fetching_layers > 0) return result;
   ASSIGN_OR_RETURN(ChunkGcResult chunks, chunks_->CollectGarbage());
   result.chunks_removed = chunks.chunks_removed;
   result.bytes_reclaimed = chunks.bytes_reclaimed;

@@ -128,14 +128,19 @@ absl::Status Stats(CliContext& ctx) {
 absl::Status Gc(CliContext& ctx) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
   ASSIGN_OR_RETURN(GcResult r, store->Gc());
+  std::string text = absl::StrFormat("gc: removed %d unreferenced layers and %d chunks, "
+                                     "reclaimed %s",
+                                     r.layers_removed, r.chunks_removed,
+                                     FormatSize(r.bytes_reclaimed));
+  if (r.fetching_layers > 0)
+    text += absl::StrFormat("; unreferenced chunks kept while %d layers are still fetching",
+                            r.fetching_layers);
   Emit(ctx.json,
        {{"layers_removed", r.layers_removed},
         {"chunks_removed", r.chunks_removed},
-        {"bytes_reclaimed", r.bytes_reclaimed}},
-       absl::StrFormat("gc: removed %d unreferenced layers and %d chunks, "
-                       "reclaimed %s",
-                       r.layers_removed, r.chunks_removed,
-                       FormatSize(r.bytes_reclaimed)));
+        {"bytes_reclaimed", r.bytes_reclaimed},
+        {"fetching_layers", r.fetching_layers}},
+       text);
   return absl::OkStatus();
 }
 

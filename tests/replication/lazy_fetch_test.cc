@@ -265,10 +265,16 @@ TEST_F(LazyFetchTest, DeletingAFetchingLayerAndGcLeaveTheStoreClean) {
   for (bool have : stored) EXPECT_FALSE(have);
 }
 
-TEST_F(LazyFetchTest, GcWhileFetchingCostsARefetchNotTheLayer) {
+TEST_F(LazyFetchTest, GcWhileFetchingKeepsWhatWasFetched) {
   BeginFetching();
   Read(dst_.get(), "os", 0, 100 * kBlock);
-  ASSERT_TRUE(dst_->Gc().ok());  // the fetched chunks have no references yet
+  const size_t missing = to_->MissingChunks("os")->size();
+  // The fetched chunks have no references yet: gc keeps them, and says why.
+  absl::StatusOr<GcResult> gc = dst_->Gc();
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  EXPECT_EQ(gc->fetching_layers, 1u);
+  EXPECT_EQ(gc->chunks_removed, 0u);
+  EXPECT_EQ(to_->MissingChunks("os")->size(), missing);
   ExpectFsckClean(dst_.get());
   EXPECT_EQ(Read(dst_.get(), "os", 0, 4 * kMiB), image_);
   ASSERT_TRUE(to_->CompleteFetchingLayer("os").ok());

@@ -136,10 +136,12 @@ void ToProto(const GcResult& in, v1::GcResult* out) {
   out->set_layers_removed(in.layers_removed);
   out->set_chunks_removed(in.chunks_removed);
   out->set_bytes_reclaimed(in.bytes_reclaimed);
+  out->set_fetching_layers(in.fetching_layers);
 }
 
 GcResult FromProto(const v1::GcResult& in) {
-  return GcResult{in.layers_removed(), in.chunks_removed(), in.bytes_reclaimed()};
+  return GcResult{in.layers_removed(), in.chunks_removed(), in.bytes_reclaimed(),
+                  in.fetching_layers()};
 }
 
 void ToProto(const FsckReport& in, v1::FsckReport* out) {
