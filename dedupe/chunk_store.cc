@@ -18,11 +18,23 @@ void DeleteCachedChunk(const rocksdb::Slice& /*key*/, void* value) {
 }  // namespace
 
 ChunkStore::ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
-                       rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes)
+                       rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes,
+                       std::vector<rocksdb::ColumnFamilyHandle*> families)
     : db_(db),
       bytes_(std::move(bytes)),
       refs_(refs),
-      cache_(rocksdb::NewLRUCache(std::max<uint64_t>(cache_bytes, 1 << 20))) {}
+      cache_(rocksdb::NewLRUCache(std::max<uint64_t>(cache_bytes, 1 << 20))),
+      families_(db->GetDBOptions().atomic_flush ? std::move(families)
+                                                : std::vector<rocksdb::ColumnFamilyHandle*>()) {}
+
+absl::Status ChunkStore::FlushMemtables() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  // Another writer's flush may have switched the memtables already; waiting
+  // for it is what this call needs anyway.
+  fo.allow_write_stall = true;
+  return FromRocks(db_->Flush(fo, families_), "flush memtables");
+}
 
 bool ChunkStore::ReadCached(const ChunkName& name, absl::Span<char> out) {
   rocksdb::Cache::Handle* h = cache_->Lookup(ToSlice(name.view()));
@@ -196,15 +208,23 @@ absl::StatusOr<ChunkGcResult> ChunkStore::CollectGarbage() {
     }
     rocksdb::WriteOptions wo;
     wo.sync = true;
+    // Once the counts are deleted, and only then: a writer that read the
+    // old generation before its lookup must look again at commit; one that
+    // reads the new one looks after the deletion.
+    auto delete_counts = [&]() -> absl::Status {
+      absl::Status written = FromRocks(db_->Write(wo, &batch), "delete chunks");
+      if (written.ok() && !dead.empty()) gc_generation_.fetch_add(1);
+      return written;
+    };
     if (shared_pool() == nullptr) {
       RETURN_IF_ERROR(bytes_->DeleteMany(dead, &batch));  // into the batch
-      RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete chunks"));
+      RETURN_IF_ERROR(delete_counts());
     } else {
       // The local counts go first: a crash in between leaves references in
       // the pool that this store no longer holds, which SweepPool releases.
       // The other order would leave local counts whose records other
       // stores may have removed, and a writer would reference them.
-      RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete chunks"));
+      RETURN_IF_ERROR(delete_counts());
       RETURN_IF_ERROR(bytes_->DeleteMany(dead, nullptr));
     }
   }
@@ -326,10 +346,11 @@ PreparedChunk ChunkStore::Prepare(std::string_view data) {
 }
 
 PreparedChunk ChunkStore::Prepare(const ChunkName& name, std::string_view data,
-                                  bool stored) {
+                                  bool stored, uint64_t gc_generation) {
   PreparedChunk chunk;
   chunk.name = name;
   if (stored) {
+    chunk.stored_as_of = gc_generation;
     chunk.raw.assign(data);  // in case GC removes it before the commit
   } else {
     EncodeChunk(data, &chunk.record);
@@ -355,11 +376,15 @@ ChunkName ChunkBatch::AddPrepared(PreparedChunk chunk) {
   if (change.raw.empty() && change.record.empty()) {
     change.raw = std::move(chunk.raw);
     change.record = std::move(chunk.record);
+    change.stored_as_of = chunk.stored_as_of;
   }
   return chunk.name;
 }
 
 absl::Status ChunkBatch::Commit(bool sync) {
+  const bool unlogged = log_ == CommitLog::kUnlogged;
+  if (unlogged && sync)
+    return absl::InternalError("an unlogged chunk batch cannot commit synced");
   absl::MutexLock lock(&store_->commit_mu_);
   // The chunk changes join the caller's records in one atomic write. After a
   // failed Commit the batch is spent: the caller abandons it.
@@ -367,9 +392,14 @@ absl::Status ChunkBatch::Commit(bool sync) {
   uint64_t new_chunks = 0, new_bytes = 0;
   // Which of the chunks gaining references are stored, in one batched read
   // under the commit lock (GC may have removed one since it was prepared).
+  // A chunk found stored since GC last deleted any still is: no lookup.
+  const uint64_t generation = store_->gc_generation();
+  auto known_stored = [generation](const PendingChange& change) {
+    return change.stored_as_of == generation;
+  };
   std::vector<const ChunkName*> gaining;
   for (const auto& [name, change] : changes_)
-    if (change.delta > 0) gaining.push_back(&name);
+    if (change.delta > 0 && !known_stored(change)) gaining.push_back(&name);
   ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> stored,
                    store_->LookupMany(gaining));
   size_t next_gaining = 0;
@@ -378,7 +408,7 @@ absl::Status ChunkBatch::Commit(bool sync) {
     rocksdb::Slice key = ToSlice(name.view());
     RefRecord add{change.delta, 0, 0};
     if (change.delta > 0) {
-      if (!stored[next_gaining++]) {
+      if (!known_stored(change) && !stored[next_gaining++]) {
         if (change.record.empty() && change.raw.empty())
           return absl::DataLossError(absl::StrCat(
               "chunk ", name.Hex(), " is referenced but missing from the store"));
@@ -388,6 +418,15 @@ absl::Status ChunkBatch::Commit(bool sync) {
         add.stored_length = static_cast<uint32_t>(change.record.size());
         ++new_chunks;
         new_bytes += change.record.size();
+        if (unlogged) {
+          store_->unlogged_chunks_.insert(name);
+          unlogged_stored_.push_back(name);
+        }
+      } else if (!unlogged && store_->unlogged_chunks_.contains(name)) {
+        RETURN_IF_ERROR(RestoreUnloggedRecord(name, &change));
+        store_->bytes_->Put(name, change.record, &batch);
+        add.raw_length = ChunkRawLength(change.record);
+        add.stored_length = static_cast<uint32_t>(change.record.size());
       }
     }
     batch.Merge(store_->refs_, key, ToSlice(EncodeRefRecord(add)));
@@ -396,11 +435,35 @@ absl::Status ChunkBatch::Commit(bool sync) {
   RETURN_IF_ERROR(store_->bytes_->Flush());
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  wo.disableWAL = unlogged;
   RETURN_IF_ERROR(FromRocks(store_->db_->Write(wo, &batch), "write chunks"));
   changes_.clear();
   records_.Clear();
   new_chunks_ += new_chunks;
   new_stored_bytes_ += new_bytes;
+  return absl::OkStatus();
+}
+
+absl::Status ChunkBatch::RestoreUnloggedRecord(const ChunkName& name, PendingChange* change) {
+  if (!change->record.empty()) return absl::OkStatus();
+  if (!change->raw.empty()) {
+    EncodeChunk(change->raw, &change->record);
+    return absl::OkStatus();
+  }
+  const ChunkName* names[] = {&name};
+  absl::StatusOr<std::string> record = std::move(store_->FetchRecords(names)[0]);
+  RETURN_IF_ERROR(record.status());
+  change->record = *std::move(record);
+  return absl::OkStatus();
+}
+
+absl::Status ChunkBatch::MakeDurable() {
+  if (log_ == CommitLog::kLogged) return absl::OkStatus();
+  RETURN_IF_ERROR(store_->FlushMemtables());
+  absl::MutexLock lock(&store_->commit_mu_);
+  for (const ChunkName& name : unlogged_stored_) store_->unlogged_chunks_.erase(name);
+  unlogged_stored_.clear();
+  log_ = CommitLog::kLogged;
   return absl::OkStatus();
 }
 

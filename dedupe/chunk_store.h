@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -36,9 +37,29 @@ namespace layerdisk {
 // A chunk named and, unless the store already had it, encoded: the CPU work
 // of adding it, done ahead of (and in parallel with) the batch that adds it.
 struct PreparedChunk {
+  // stored_as_of for a chunk not known to be stored.
+  static constexpr uint64_t kNotKnownStored = ~uint64_t{0};
+
   ChunkName name;
   std::string raw;     // the bytes, if the store had the chunk when prepared
   std::string record;  // the encoded record, if it did not
+  // The ChunkStore::gc_generation() read before the lookup that found the
+  // chunk stored: while it is current, the commit need not look again.
+  uint64_t stored_as_of = kNotKnownStored;
+};
+
+// How a ChunkBatch's commits reach the disk.
+enum class CommitLog {
+  // Through RocksDB's write-ahead log: a synced commit is durable when it
+  // returns. Every writer but an import.
+  kLogged,
+  // Into the memtables only, so chunk bytes are written once (to blob files
+  // at flush) instead of twice (WAL, then blob file). Durable only after
+  // ChunkBatch::MakeDurable; a crash before loses a suffix of the batch's
+  // commits, consistently across column families (the store's RocksDB uses
+  // atomic flush). For writers whose work is all-or-nothing: an import,
+  // whose layer is removed when it fails or the store reopens after a crash.
+  kUnlogged,
 };
 
 struct ChunkGcResult {
@@ -49,14 +70,24 @@ struct ChunkGcResult {
 class ChunkStore {
  public:
   // `db` and `refs` must outlive the ChunkStore; `bytes` holds the records.
+  // `families` lists every column family of `db`: unlogged commits are made
+  // durable by flushing them all together, which needs `db` opened with
+  // atomic_flush (without it, or without `families`, every commit is logged).
   ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
-             rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes);
+             rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes,
+             std::vector<rocksdb::ColumnFamilyHandle*> families = {});
 
   // Names `data` and encodes it if the store lacks it. Thread-safe.
   PreparedChunk Prepare(std::string_view data);
   // The same for a chunk already named, whose presence the caller looked
   // up (LookupMany): batching the lookups is what makes imports fast.
-  static PreparedChunk Prepare(const ChunkName& name, std::string_view data, bool stored);
+  // `gc_generation`: gc_generation() as read before that lookup.
+  static PreparedChunk Prepare(const ChunkName& name, std::string_view data, bool stored,
+                               uint64_t gc_generation = PreparedChunk::kNotKnownStored);
+  // Changes whenever GC has deleted chunks (after the deletion is written):
+  // a chunk found stored after reading a generation that is still current
+  // is still stored.
+  uint64_t gc_generation() const { return gc_generation_.load(); }
 
   // Reads a chunk's uncompressed bytes; out.size() must be its length.
   // DataLoss when the record is missing or damaged.
@@ -124,8 +155,14 @@ class ChunkStore {
   absl::StatusOr<ChunkGcResult> CollectGarbage();
 
   rocksdb::DB* db() const { return db_; }
+  // Whether batches may commit unlogged (see CommitLog).
+  bool SupportsUnloggedCommits() const { return !families_.empty(); }
 
  private:
+  // Flushes every memtable to table and blob files (synced), atomically
+  // across column families: what unlogged commits wrote becomes durable.
+  absl::Status FlushMemtables();
+
   // Copies the cached bytes of `name` into `out`; false on a miss.
   bool ReadCached(const ChunkName& name, absl::Span<char> out);
   // Verifies and decodes a fetched record into `out` and caches it.
@@ -146,15 +183,28 @@ class ChunkStore {
   std::shared_ptr<rocksdb::Cache> cache_;  // decompressed chunks
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
+  const std::vector<rocksdb::ColumnFamilyHandle*> families_;
   // Held from a writer's existence checks to its write, and by GC.
   absl::Mutex commit_mu_;
+  std::atomic<uint64_t> gc_generation_{0};  // changed under commit_mu_
+  // Chunks whose records an unlogged commit stored and no flush has made
+  // durable yet. A logged commit that references one stores its record again
+  // (the same bytes: records are content addressed), so a crash that loses
+  // the unlogged commit cannot leave a durable reference to a lost record.
+  absl::flat_hash_set<ChunkName> unlogged_chunks_ ABSL_GUARDED_BY(commit_mu_);
 };
 
 // One atomic change: new chunks, reference count changes, and the caller's
 // own records. Not thread-safe; one per writer.
 class ChunkBatch {
  public:
-  explicit ChunkBatch(ChunkStore* store) : store_(store) {}
+  // `log` kUnlogged falls back to kLogged where the store cannot flush
+  // atomically (ChunkStore::SupportsUnloggedCommits).
+  explicit ChunkBatch(ChunkStore* store, CommitLog log = CommitLog::kLogged)
+      : store_(store),
+        log_(log == CommitLog::kUnlogged && store->SupportsUnloggedCommits()
+                 ? CommitLog::kUnlogged
+                 : CommitLog::kLogged) {}
 
   // References the chunk holding `data`, storing it if new. Hashing and
   // compression happen here, outside the commit lock.
@@ -167,7 +217,15 @@ class ChunkBatch {
   // Where the caller puts its own records, committed with the chunks.
   rocksdb::WriteBatch* records() { return &records_; }
 
+  // REQUIRES: !sync for an unlogged batch (its commits become durable only
+  // through MakeDurable).
   absl::Status Commit(bool sync);
+  // Makes every unlogged commit of this batch durable (flushes the store's
+  // memtables); from then on the batch commits logged. A no-op for a logged
+  // batch. Call it before a commit that makes the unlogged work visible
+  // (and before undoing that work with logged commits).
+  absl::Status MakeDurable();
+  CommitLog log() const { return log_; }
   bool empty() const { return changes_.empty() && records_.Count() == 0; }
 
   // Totals over every Commit of this batch object.
@@ -179,10 +237,18 @@ class ChunkBatch {
     int64_t delta = 0;
     std::string raw;     // the bytes, if AddData saw the chunk as present
     std::string record;  // the encoded record, if AddData saw it missing
+    uint64_t stored_as_of = PreparedChunk::kNotKnownStored;
   };
   PendingChange& Change(const ChunkName& name) { return changes_[name]; }
+  // Fills change->record for a chunk an unlogged commit stored: from the
+  // bytes the batch holds, else read back from the store.
+  // REQUIRES: store_->commit_mu_ held.
+  absl::Status RestoreUnloggedRecord(const ChunkName& name, PendingChange* change);
 
   ChunkStore* const store_;
+  CommitLog log_;
+  // Chunks this batch stored unlogged (in ChunkStore::unlogged_chunks_).
+  std::vector<ChunkName> unlogged_stored_;
   absl::flat_hash_map<ChunkName, PendingChange> changes_;
   rocksdb::WriteBatch records_;
   uint64_t new_chunks_ = 0;

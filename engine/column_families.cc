@@ -61,6 +61,10 @@ rocksdb::DBOptions StoreDbOptions() {
   // A torn WAL tail (power cut mid-write) is expected; damage elsewhere in
   // the log must fail the open rather than silently drop what follows.
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Imports commit without the WAL (CommitLog::kUnlogged): a flush of one
+  // family must persist every family's memtable at the same point, or a
+  // crash could keep a map segment whose reference counts were lost.
+  options.atomic_flush = true;
   return options;
 }
 

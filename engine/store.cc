@@ -131,7 +131,7 @@ absl::Status StoreImpl::Init() {
     ASSIGN_OR_RETURN(bytes, OpenChunkBytes(/*claim=*/false));
   }
   chunks_ = std::make_unique<ChunkStore>(db_.get(), std::move(bytes), refs_,
-                                         options_.chunk_cache_bytes);
+                                         options_.chunk_cache_bytes, handles_);
   if (!exists) {
     rocksdb::WriteBatch batch;
     batch.Put(kFormatKey, EncodeFormat(format_));

@@ -8,6 +8,8 @@
 namespace layerdisk {
 
 absl::Status LayerWriter::Advance(uint64_t block) {
+  if (data_complete_)
+    return absl::InternalError(absl::StrFormat("layer %d: block %d added after the last", id_, block));
   if (last_block_ && block <= *last_block_)
     return absl::InternalError(absl::StrFormat(
         "layer %d: block %d written after block %d", id_, block, *last_block_));
@@ -63,9 +65,22 @@ absl::Status LayerWriter::AddZero(uint64_t block) {
   return absl::OkStatus();
 }
 
+absl::Status LayerWriter::CompleteData() {
+  if (data_complete_) return absl::OkStatus();
+  if (segment_) EmitSegment();
+  if (batch_.log() == CommitLog::kUnlogged) {
+    // The map and chunks go unlogged too; only the final records, written
+    // after the flush has made everything before them durable, are logged.
+    RETURN_IF_ERROR(batch_.Commit(/*sync=*/false));
+    RETURN_IF_ERROR(batch_.MakeDurable());
+  }
+  data_complete_ = true;
+  return absl::OkStatus();
+}
+
 absl::Status LayerWriter::Finish(
     const std::function<void(rocksdb::WriteBatch*)>& final_records) {
-  if (segment_) EmitSegment();
+  RETURN_IF_ERROR(CompleteData());
   if (final_records) final_records(batch_.records());
   return batch_.Commit(/*sync=*/true);
 }
@@ -90,6 +105,7 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
   std::vector<const ChunkName*> lookups;
   for (size_t i = 0; i < count; ++i)
     if (wanted[i]) lookups.push_back(&names[i]);
+  const uint64_t gc_generation = chunks->gc_generation();  // before the lookup
   ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> stored, chunks->LookupMany(lookups));
   std::vector<size_t> lookup_of(count);
   for (size_t i = 0, k = 0; i < count; ++i)
@@ -99,7 +115,7 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
     for (size_t i = begin; i < end; ++i) {
       if (wanted[i])
         prepared[i] = ChunkStore::Prepare(names[i], block_at(i),
-                                          stored[lookup_of[i]].has_value());
+                                          stored[lookup_of[i]].has_value(), gc_generation);
     }
   });
   for (size_t i = 0; i < count; ++i) {

@@ -4,6 +4,9 @@
 // keeps order), so memory stays bounded for layers of any size. Until the
 // caller's final records (the catalog entry that makes the layer live) commit
 // in Finish(), the partial map is invisible; DeleteLayerMap() removes it.
+// A writer made with CommitLog::kUnlogged (imports) commits around the WAL
+// and flushes the memtables in Finish() before the final records; a caller
+// that abandons it calls MakeDurable() before removing its partial map.
 //
 // Not thread-safe.
 #ifndef LAYERDISK_LAYERS_LAYER_WRITER_H_
@@ -21,8 +24,9 @@ namespace layerdisk {
 class LayerWriter {
  public:
   LayerWriter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,
-              ChunkStore* chunks, uint64_t id, uint32_t block_size)
-      : db_(db), maps_(maps), batch_(chunks), id_(id), block_size_(block_size) {}
+              ChunkStore* chunks, uint64_t id, uint32_t block_size,
+              CommitLog log = CommitLog::kLogged)
+      : db_(db), maps_(maps), batch_(chunks, log), id_(id), block_size_(block_size) {}
 
   // REQUIRES: block numbers strictly increase across all Add* calls.
   absl::Status AddData(uint64_t block, std::string_view data);
@@ -35,6 +39,13 @@ class LayerWriter {
   // Commits what is left together with the caller's records, durably.
   absl::Status Finish(
       const std::function<void(rocksdb::WriteBatch*)>& final_records);
+  // After the last Add*: commits the map and its chunks and, for an
+  // unlogged writer, makes them durable, so that Finish only has the final
+  // records left (callers finishing under a lock call this before taking it).
+  // Finish does it if the caller did not.
+  absl::Status CompleteData();
+  // Makes what was committed so far durable (ChunkBatch::MakeDurable).
+  absl::Status MakeDurable() { return batch_.MakeDurable(); }
 
   uint64_t data_blocks() const { return data_blocks_; }
   uint64_t new_chunks() const { return batch_.new_chunks(); }
@@ -55,6 +66,7 @@ class LayerWriter {
   std::optional<uint64_t> segment_;  // the one being filled
   MapSegment current_;
   int pending_segments_ = 0;
+  bool data_complete_ = false;
   uint64_t data_blocks_ = 0;
 };
 

@@ -7,6 +7,8 @@
 //   snapshot <name> <i>  CreateSnapshot returned OK after write i
 //   deleted-snapshot <name>
 //   begin-import <name> / imported <name> / deleted-layer <name>
+//   begin-failing-import <name> / failed-import <name>   (every third import
+//                        reads an image that fails after its first commits)
 //   begin-seal <name> / sealed <name>
 //
 // Usage: crash_writer DIR MODE SEED ROUND
@@ -82,8 +84,53 @@ int RunWrites(Store& store, uint64_t seed, int round, bool snapshots) {
   return 0;
 }
 
+// An image whose reads fail past `good` bytes, like a truncated file: its
+// import commits map segments and chunks (unlogged) before it fails.
+class FailingImage final : public BlockDevice {
+ public:
+  FailingImage(uint64_t seed, uint64_t size, uint64_t good)
+      : seed_(seed), size_(size), good_(good) {}
+  uint64_t size() const override { return size_; }
+  bool read_only() const override { return true; }
+  uint32_t block_size() const override { return 512; }
+  absl::Status Read(uint64_t offset, absl::Span<char> out) override {
+    if (offset + out.size() > good_) return absl::DataLossError("the image is truncated");
+    testing_util::FillPattern(seed_, offset, out.data(), out.size());
+    return absl::OkStatus();
+  }
+  absl::Status Write(uint64_t, absl::Span<const char>, bool) override {
+    return absl::PermissionDeniedError("read-only");
+  }
+  absl::Status WriteZeroes(uint64_t, uint64_t, bool) override {
+    return absl::PermissionDeniedError("read-only");
+  }
+  absl::Status Trim(uint64_t, uint64_t, bool) override {
+    return absl::PermissionDeniedError("read-only");
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::StatusOr<std::vector<DeviceExtent>> Map(uint64_t offset, uint64_t length) override {
+    return std::vector<DeviceExtent>{{offset, length, false, false}};
+  }
+
+ private:
+  const uint64_t seed_, size_, good_;
+};
+
+int RunFailingImport(Store& store, uint64_t seed, int round, uint64_t n) {
+  // Past the import's first unlogged commits (every 32 MiB of blocks).
+  constexpr uint64_t kSize = 40ull << 20, kGood = 36ull << 20;
+  std::string name = absl::StrFormat("bad-%d-%d", round, n);
+  FailingImage source(testing_util::Mix(seed, n), kSize, kGood);
+  Say("begin-failing-import " + name);
+  auto r = store.ImportLayer(name, source, "crash_writer", nullptr);
+  if (r.ok()) return Fail("import " + name, absl::InternalError("a failing import succeeded"));
+  Say("failed-import " + name);
+  return 0;
+}
+
 int RunImports(Store& store, uint64_t seed, int round) {
   for (uint64_t n = 0; n < 1000; ++n) {
+    if (n % 3 == 1 && RunFailingImport(store, seed, round, n) != 0) return 1;
     std::string name = absl::StrFormat("imp-%d-%d", round, n);
     testing_util::MemDevice source(ImportImage(seed, n));
     Say("begin-import " + name);

@@ -2,7 +2,9 @@
 // random moment, and checks the store it leaves behind: Fsck is clean, every
 // sector reads as its last durable content or a later write of the writer's
 // log, snapshots read exactly as the volume did when they were taken, and
-// every completed import reads as its source. Each round continues from the
+// every completed import reads as its source (imports commit around the WAL:
+// one killed midway, or one that failed and was being removed, leaves no
+// layer and a clean store). Each round continues from the
 // store the previous one left, with a new seed.
 //
 // Replay with LAYERDISK_TEST_SEED=<seed>.
@@ -351,6 +353,9 @@ class Kill9Run {
         RETURN_IF_FATAL(VerifySealedLayer(*store, l.name));
         continue;
       }
+      // A failing import leaves nothing, whenever the kill came.
+      ASSERT_NE(l.name.rfind("bad-", 0), 0u)
+          << "layer " << l.name << " of a failing import is present" << Context();
       if (l.name.rfind("imp-", 0) != 0) continue;
       present.insert(l.name);
       int r = -1;
@@ -388,6 +393,7 @@ class Kill9Run {
       }
       if (it->rfind("deleted-layer ", 0) == 0 ||
           it->rfind("begin-import ", 0) == 0 ||
+          it->rfind("begin-failing-import ", 0) == 0 ||
           it->rfind("begin-seal ", 0) == 0)
         break;
     }
