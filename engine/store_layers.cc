@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
-#include "dedupe/content_hash.h"
+#include "engine/image_read_ahead.h"
 #include "engine/store_impl.h"
 #include "layers/layer_writer.h"
 #include "layers/sealed_layer.h"
@@ -20,6 +20,9 @@ bool AllZero(std::string_view bytes) {
 }
 
 constexpr uint64_t kImportBuffer = 4ull << 20;
+// Buffers read ahead of the one being chunked: enough to keep the reader
+// busy while a commit runs, little memory.
+constexpr size_t kImportReadAhead = 3;
 
 }  // namespace
 
@@ -98,40 +101,32 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     RETURN_IF_ERROR(Commit(&batch));
     importing_.insert(name);
   }
-  LayerWriter writer(db_.get(), maps_, chunks_.get(), rec.id, chunk_size());
+  // Unlogged: the chunk bytes go to blob files once instead of through the
+  // WAL first; Finish flushes before the commit that makes the layer live.
+  LayerWriter writer(db_.get(), maps_, chunks_.get(), rec.id, chunk_size(),
+                     CommitLog::kUnlogged);
   ImportResult result;
   auto import = [&]() -> absl::Status {
     const uint64_t bs = chunk_size();
     ASSIGN_OR_RETURN(std::vector<DeviceExtent> extents, source.Map(0, source.size()));
-    std::string buf;
-    uint64_t next_block = 0;  // blocks below this were already taken
-    ContentHasher hasher;     // what was not read is hashed as zeroes
-    uint64_t hashed = 0;
-    for (const DeviceExtent& e : extents) {
-      // A whole disk skips zeroes (its holes read as zero anyway); a delta
-      // must record them, as they hide the parent, and skips only holes.
-      if (delta ? e.hole : e.zero) continue;
-      uint64_t first = std::max(e.offset / bs, next_block);
-      uint64_t end_block = (e.offset + e.length + bs - 1) / bs;
-      for (uint64_t b = first; b < end_block;) {
-        uint64_t n = std::min(end_block - b, kImportBuffer / bs);
-        uint64_t off = b * bs;
-        uint64_t len = std::min(n * bs, source.size() - off);
-        buf.assign(n * bs, '\0');
-        RETURN_IF_ERROR(source.Read(off, absl::MakeSpan(buf.data(), len)));
-        result.bytes_read += len;
-        hasher.UpdateZeroes(off - hashed);
-        hasher.Update(std::string_view(buf.data(), len));
-        hashed = off + len;
-        RETURN_IF_ERROR(AddBlocksParallel(&writer, chunks_.get(), b, buf, bs, AllZero,
-                                          /*mark_skipped_as_zero=*/delta));
-        b += n;
-        next_block = b;
-        if (progress) progress(std::min(off + len, source.size()), source.size());
-      }
+    // A whole disk skips zeroes (its holes read as zero anyway); a delta
+    // must record them, as they hide the parent, and skips only holes.
+    ImageReadAhead reader(
+        source, PlanImportReads(extents, source.size(), bs, kImportBuffer, /*keep_zero=*/delta),
+        kImportReadAhead);
+    for (;;) {
+      ASSIGN_OR_RETURN(std::optional<ImageReadAhead::Filled> filled, reader.Next());
+      if (!filled) break;
+      const ImportRange& range = filled->range;
+      result.bytes_read += range.length;
+      RETURN_IF_ERROR(AddBlocksParallel(&writer, chunks_.get(), range.first_block,
+                                        filled->bytes, bs, AllZero,
+                                        /*mark_skipped_as_zero=*/delta));
+      if (progress) progress(range.offset + range.length, source.size());
+      reader.Recycle(std::move(filled->bytes));
     }
-    hasher.UpdateZeroes(source.size() - hashed);
-    rec.content_sha256 = hasher.HexDigest();
+    rec.content_sha256 = reader.ContentSha256();
+    RETURN_IF_ERROR(writer.CompleteData());
     absl::MutexLock lock(&mu_);
     if (delta) {
       // The parent may have been deleted while we read; a delta without it
@@ -153,7 +148,10 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
   importing_.erase(name);
   if (!s.ok()) {
     // Nothing of a failed import stays: its partial map goes in the
-    // background (and on the next open if we crash first).
+    // background (and on the next open if we crash first). Its unlogged
+    // commits must be durable before logged ones undo them; if they cannot
+    // be made so, the layer stays kWriting and goes at the next open.
+    if (!writer.MakeDurable().ok()) return s;
     rec.state = LayerState::kDeleting;
     rocksdb::WriteBatch batch;
     batch.Put(LayerKey(rec.id), EncodeLayer(rec));

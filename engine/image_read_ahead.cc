@@ -1,0 +1,105 @@
+#include "engine/image_read_ahead.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace layerdisk {
+
+std::vector<ImportRange> PlanImportReads(const std::vector<DeviceExtent>& extents,
+                                         uint64_t size, uint64_t block_size,
+                                         uint64_t max_bytes, bool keep_zero) {
+  const uint64_t bs = block_size;
+  const uint64_t max_blocks = std::max<uint64_t>(1, max_bytes / bs);
+  std::vector<ImportRange> ranges;
+  uint64_t next_block = 0;  // blocks below this were already taken
+  for (const DeviceExtent& e : extents) {
+    if (e.hole || (e.zero && !keep_zero)) continue;
+    uint64_t first = std::max(e.offset / bs, next_block);
+    uint64_t end_block = (e.offset + e.length + bs - 1) / bs;
+    for (uint64_t b = first; b < end_block;) {
+      uint64_t n = std::min(end_block - b, max_blocks);
+      ImportRange r;
+      r.first_block = b;
+      r.offset = b * bs;
+      r.length = std::min(n * bs, size - r.offset);
+      r.padded = n * bs;
+      ranges.push_back(r);
+      b += n;
+      next_block = b;
+    }
+  }
+  return ranges;
+}
+
+ImageReadAhead::ImageReadAhead(BlockDevice& source, std::vector<ImportRange> ranges,
+                               size_t depth)
+    : source_(source), ranges_(std::move(ranges)), depth_(std::max<size_t>(depth, 1)) {
+  reader_ = std::thread([this] { ReadLoop(); });
+}
+
+ImageReadAhead::~ImageReadAhead() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  reader_.join();
+}
+
+void ImageReadAhead::ReadLoop() {
+  for (const ImportRange& range : ranges_) {
+    std::string buf;
+    {
+      absl::MutexLock lock(&mu_);
+      auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stop_ || ready_.size() < depth_;
+      };
+      mu_.Await(absl::Condition(&room));
+      if (stop_) break;
+      if (!spare_.empty()) {
+        buf = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    buf.resize(range.padded);
+    std::memset(buf.data() + range.length, 0, range.padded - range.length);
+    absl::Status read = source_.Read(range.offset, absl::MakeSpan(buf.data(), range.length));
+    if (read.ok()) {
+      hasher_.UpdateZeroes(range.offset - hashed_);
+      hasher_.Update(std::string_view(buf.data(), range.length));
+      hashed_ = range.offset + range.length;
+    }
+    absl::MutexLock lock(&mu_);
+    if (!read.ok()) {
+      ready_.push_back(read);
+      break;
+    }
+    ready_.push_back(Filled{range, std::move(buf)});
+  }
+  absl::MutexLock lock(&mu_);
+  done_ = true;
+}
+
+absl::StatusOr<std::optional<ImageReadAhead::Filled>> ImageReadAhead::Next() {
+  absl::MutexLock lock(&mu_);
+  auto available = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return !ready_.empty() || done_;
+  };
+  mu_.Await(absl::Condition(&available));
+  if (ready_.empty()) return std::optional<Filled>();
+  absl::StatusOr<Filled> next = std::move(ready_.front());
+  ready_.pop_front();
+  if (!next.ok()) return next.status();
+  return std::optional<Filled>(*std::move(next));
+}
+
+void ImageReadAhead::Recycle(std::string buffer) {
+  absl::MutexLock lock(&mu_);
+  if (spare_.size() < depth_) spare_.push_back(std::move(buffer));
+}
+
+std::string ImageReadAhead::ContentSha256() {
+  hasher_.UpdateZeroes(source_.size() - hashed_);
+  return hasher_.HexDigest();
+}
+
+}  // namespace layerdisk

@@ -1,0 +1,82 @@
+// ImageReadAhead: reads the data ranges of an image being imported, in
+// order, on its own thread, up to a few buffers ahead of the importer, and
+// hashes the image's bytes as it goes (holes as zeroes). Reading, the whole-
+// image SHA-256 (inherently sequential) and the importer's chunk hashing,
+// compression and commits then overlap instead of taking turns.
+//
+// Memory: at most `depth` + 1 buffers of one range each. Not thread-safe:
+// one consumer.
+#ifndef LAYERDISK_ENGINE_IMAGE_READ_AHEAD_H_
+#define LAYERDISK_ENGINE_IMAGE_READ_AHEAD_H_
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/block_device.h"
+#include "dedupe/content_hash.h"
+
+namespace layerdisk {
+
+// One read of an import: `length` bytes at `offset` (= first_block *
+// block size), delivered padded with zeroes to `padded` bytes (whole blocks).
+struct ImportRange {
+  uint64_t first_block = 0;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t padded = 0;
+};
+
+// The reads that import `extents` of a `size`-byte image in blocks of
+// `block_size`, at most `max_bytes` each, in ascending order. Skipped: holes,
+// and zero extents too unless `keep_zero` (a delta layer records its zeroes).
+std::vector<ImportRange> PlanImportReads(const std::vector<DeviceExtent>& extents,
+                                         uint64_t size, uint64_t block_size,
+                                         uint64_t max_bytes, bool keep_zero);
+
+class ImageReadAhead {
+ public:
+  // `source` must outlive this object. Starts reading at once.
+  ImageReadAhead(BlockDevice& source, std::vector<ImportRange> ranges, size_t depth);
+  // Stops the reader (after its current read) and waits for it.
+  ~ImageReadAhead();
+  ImageReadAhead(const ImageReadAhead&) = delete;
+  ImageReadAhead& operator=(const ImageReadAhead&) = delete;
+
+  struct Filled {
+    ImportRange range;
+    std::string bytes;  // range.padded bytes
+  };
+  // The next range's bytes, in order; nullopt after the last. A failed read
+  // is returned here, in its turn, and ends the reading.
+  absl::StatusOr<std::optional<Filled>> Next();
+  // Hands a consumed buffer back for reuse.
+  void Recycle(std::string buffer);
+  // SHA-256 (hex) of the image's bytes with the unread ranges as zeroes.
+  // REQUIRES: Next() returned nullopt.
+  std::string ContentSha256();
+
+ private:
+  void ReadLoop();
+
+  BlockDevice& source_;
+  const std::vector<ImportRange> ranges_;
+  const size_t depth_;
+  ContentHasher hasher_;  // used by the reader thread only, then by ContentSha256
+  uint64_t hashed_ = 0;   // bytes of the image fed to hasher_
+
+  absl::Mutex mu_;
+  std::deque<absl::StatusOr<Filled>> ready_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> spare_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // the reader has finished
+  std::thread reader_;
+};
+
+}  // namespace layerdisk
+
+#endif  // LAYERDISK_ENGINE_IMAGE_READ_AHEAD_H_
