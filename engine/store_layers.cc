@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "common/ordered_worker.h"
 #include "common/status_macros.h"
 #include "engine/image_read_ahead.h"
 #include "engine/store_impl.h"
@@ -114,17 +115,24 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     ImageReadAhead reader(
         source, PlanImportReads(extents, source.size(), bs, kImportBuffer, /*keep_zero=*/delta),
         kImportReadAhead);
+    // Buffer N commits (in order, on its own thread) while N+1 is hashed and
+    // compressed here and N+2 is read.
+    OrderedWorker committer(/*depth=*/1);
     for (;;) {
       ASSIGN_OR_RETURN(std::optional<ImageReadAhead::Filled> filled, reader.Next());
       if (!filled) break;
-      const ImportRange& range = filled->range;
+      const ImportRange range = filled->range;
       result.bytes_read += range.length;
-      RETURN_IF_ERROR(AddBlocksParallel(&writer, chunks_.get(), range.first_block,
-                                        filled->bytes, bs, AllZero,
-                                        /*mark_skipped_as_zero=*/delta));
-      if (progress) progress(range.offset + range.length, source.size());
+      ASSIGN_OR_RETURN(PreparedBlocks blocks,
+                       PrepareBlocks(chunks_.get(), range.first_block, filled->bytes, bs,
+                                     AllZero, /*mark_skipped_as_zero=*/delta));
       reader.Recycle(std::move(filled->bytes));
+      auto shared = std::make_shared<PreparedBlocks>(std::move(blocks));
+      RETURN_IF_ERROR(committer.Push(
+          [&writer, shared] { return AddPreparedBlocks(&writer, std::move(*shared)); }));
+      if (progress) progress(range.offset + range.length, source.size());
     }
+    RETURN_IF_ERROR(committer.Finish());
     rec.content_sha256 = reader.ContentSha256();
     RETURN_IF_ERROR(writer.CompleteData());
     absl::MutexLock lock(&mu_);

@@ -85,11 +85,9 @@ absl::Status LayerWriter::Finish(
   return batch_.Commit(/*sync=*/true);
 }
 
-absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
-                               uint64_t first, std::string_view data,
-                               uint32_t block_size,
-                               const std::function<bool(std::string_view)>& skip,
-                               bool mark_skipped_as_zero) {
+absl::StatusOr<PreparedBlocks> PrepareBlocks(
+    ChunkStore* chunks, uint64_t first, std::string_view data, uint32_t block_size,
+    const std::function<bool(std::string_view)>& skip, bool mark_skipped_as_zero) {
   const size_t count = data.size() / block_size;
   auto block_at = [&](size_t i) { return data.substr(i * block_size, block_size); };
   // Name every block (in parallel), look all names up in one batched read,
@@ -110,22 +108,39 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
   std::vector<size_t> lookup_of(count);
   for (size_t i = 0, k = 0; i < count; ++i)
     if (wanted[i]) lookup_of[i] = k++;
-  std::vector<std::optional<PreparedChunk>> prepared(count);
+  PreparedBlocks blocks;
+  blocks.first = first;
+  blocks.mark_skipped_as_zero = mark_skipped_as_zero;
+  blocks.chunks.resize(count);
   ParallelFor(count, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       if (wanted[i])
-        prepared[i] = ChunkStore::Prepare(names[i], block_at(i),
-                                          stored[lookup_of[i]].has_value(), gc_generation);
+        blocks.chunks[i] = ChunkStore::Prepare(names[i], block_at(i),
+                                               stored[lookup_of[i]].has_value(), gc_generation);
     }
   });
-  for (size_t i = 0; i < count; ++i) {
-    if (prepared[i]) {
-      RETURN_IF_ERROR(writer->AddPrepared(first + i, *std::move(prepared[i])));
-    } else if (mark_skipped_as_zero) {
-      RETURN_IF_ERROR(writer->AddZero(first + i));
+  return blocks;
+}
+
+absl::Status AddPreparedBlocks(LayerWriter* writer, PreparedBlocks blocks) {
+  for (size_t i = 0; i < blocks.chunks.size(); ++i) {
+    if (blocks.chunks[i]) {
+      RETURN_IF_ERROR(writer->AddPrepared(blocks.first + i, *std::move(blocks.chunks[i])));
+    } else if (blocks.mark_skipped_as_zero) {
+      RETURN_IF_ERROR(writer->AddZero(blocks.first + i));
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
+                               uint64_t first, std::string_view data,
+                               uint32_t block_size,
+                               const std::function<bool(std::string_view)>& skip,
+                               bool mark_skipped_as_zero) {
+  ASSIGN_OR_RETURN(PreparedBlocks blocks,
+                   PrepareBlocks(chunks, first, data, block_size, skip, mark_skipped_as_zero));
+  return AddPreparedBlocks(writer, std::move(blocks));
 }
 
 absl::Status DeleteLayerMap(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* maps,

@@ -70,6 +70,19 @@ class LayerWriter {
   uint64_t data_blocks_ = 0;
 };
 
+// Blocks named, looked up and encoded, ready for a LayerWriter: the CPU work
+// of AddBlocksParallel, which an import does for one buffer while the
+// previous one commits.
+struct PreparedBlocks {
+  uint64_t first = 0;
+  std::vector<std::optional<PreparedChunk>> chunks;  // nullopt: skipped
+  bool mark_skipped_as_zero = false;
+};
+absl::StatusOr<PreparedBlocks> PrepareBlocks(
+    ChunkStore* chunks, uint64_t first, std::string_view data, uint32_t block_size,
+    const std::function<bool(std::string_view)>& skip, bool mark_skipped_as_zero);
+absl::Status AddPreparedBlocks(LayerWriter* writer, PreparedBlocks blocks);
+
 // Adds `count` consecutive blocks from `first`, whose bytes are `data`
 // (count * block_size), hashing and compressing them on every core. Blocks
 // for which `skip` returns true are left out, or recorded as zero markers
