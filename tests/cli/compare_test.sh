@@ -117,7 +117,7 @@ expect_fail 3 volume map nosuch
 expect_fail 3 volume map desk@nosnap
 
 # The same through a running server.
-ld serve --nbd "unix:$WORK/nbd.sock" >serve.log 2>&1 &
+"$LAYERDISK" serve --nbd "unix:$WORK/nbd.sock" >serve.log 2>&1 &  # not `ld`: $! must be the server itself
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do [[ -S $LAYERDISK_STORE/control.sock ]] && break; sleep 0.1; done

@@ -132,7 +132,7 @@ ld layer list --json >list.json
 [[ $(json list.json '"x" in [l["name"] for l in d["layers"]]') == False ]] || fail "a refused merge left x"
 
 # Through a running server: the CLI goes over the control socket.
-ld serve --nbd "unix:$WORK/nbd.sock" >serve.log 2>&1 &
+"$LAYERDISK" serve --nbd "unix:$WORK/nbd.sock" >serve.log 2>&1 &  # not `ld`: $! must be the server itself
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do [[ -S $LAYERDISK_STORE/control.sock ]] && break; sleep 0.1; done

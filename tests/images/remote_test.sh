@@ -11,7 +11,7 @@ gen_diff vhdx base.vhdx child.vhdx src.raw want-child.raw 0:4096 5120:1536 $((3 
 qemu-img convert -f raw -O qcow2 src.raw base.qcow2
 
 ld init >/dev/null
-ld serve --nbd "unix:$WORK/nbd.sock" >serve.log 2>&1 &
+"$LAYERDISK" serve --nbd "unix:$WORK/nbd.sock" >serve.log 2>&1 &  # not `ld`: $! must be the server itself
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do [[ -S $LAYERDISK_STORE/control.sock ]] && break; sleep 0.1; done
