@@ -38,7 +38,10 @@ std::vector<rocksdb::ColumnFamilyDescriptor> StoreColumnFamilies(
   chunks.enable_blob_files = true;
   chunks.min_blob_size = 512;
   chunks.blob_file_size = 256ull << 20;
-  chunks.enable_blob_garbage_collection = true;
+  // No blob GC in background compactions: it would rewrite live chunk bytes
+  // (the oldest quarter of blob files, garbage or not) while imports run.
+  // gc reclaims space itself with a forced compaction (ChunkBytes::Reclaim).
+  chunks.enable_blob_garbage_collection = false;
   chunks.write_buffer_size = 64ull << 20;
   AddPointLookupFilters(block_cache, &chunks);
   rocksdb::ColumnFamilyOptions refs;
