@@ -1,5 +1,8 @@
 #include "dedupe/chunk_store.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "common/parallel.h"
 #include "common/status_macros.h"
@@ -397,14 +400,23 @@ absl::Status ChunkBatch::Commit(bool sync) {
   auto known_stored = [generation](const PendingChange& change) {
     return change.stored_as_of == generation;
   };
+  // Written in name order: a memtable's skip list inserts ascending keys
+  // much faster than random ones (each search starts where the last ended).
+  std::vector<std::pair<const ChunkName*, PendingChange*>> ordered;
+  ordered.reserve(changes_.size());
+  for (auto& [name, change] : changes_)
+    if (change.delta != 0) ordered.emplace_back(&name, &change);
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.first->view() < b.first->view(); });
   std::vector<const ChunkName*> gaining;
-  for (const auto& [name, change] : changes_)
-    if (change.delta > 0 && !known_stored(change)) gaining.push_back(&name);
+  for (const auto& [name, change] : ordered)
+    if (change->delta > 0 && !known_stored(*change)) gaining.push_back(name);
   ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> stored,
                    store_->LookupMany(gaining));
   size_t next_gaining = 0;
-  for (auto& [name, change] : changes_) {
-    if (change.delta == 0) continue;
+  for (auto& [name_ptr, change_ptr] : ordered) {
+    const ChunkName& name = *name_ptr;
+    PendingChange& change = *change_ptr;
     rocksdb::Slice key = ToSlice(name.view());
     RefRecord add{change.delta, 0, 0};
     if (change.delta > 0) {
