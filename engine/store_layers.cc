@@ -24,6 +24,8 @@ constexpr uint64_t kImportBuffer = 4ull << 20;
 // Buffers read ahead of the one being chunked: enough to keep the reader
 // busy while a commit runs, little memory.
 constexpr size_t kImportReadAhead = 3;
+// Prepared buffers (chunk records, about a buffer each) queued for commit.
+constexpr size_t kImportCommitQueue = 4;
 
 }  // namespace
 
@@ -115,9 +117,11 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     ImageReadAhead reader(
         source, PlanImportReads(extents, source.size(), bs, kImportBuffer, /*keep_zero=*/delta),
         kImportReadAhead);
-    // Buffer N commits (in order, on its own thread) while N+1 is hashed and
-    // compressed here and N+2 is read.
-    OrderedWorker committer(/*depth=*/1);
+    // Buffers commit in order on their own thread while later ones are
+    // hashed and compressed here and read ahead. A few may wait: commits
+    // come in bursts (a flush, the other threads taking both cores), and
+    // with one slot this thread would idle while they catch up.
+    OrderedWorker committer(kImportCommitQueue);
     for (;;) {
       ASSIGN_OR_RETURN(std::optional<ImageReadAhead::Filled> filled, reader.Next());
       if (!filled) break;
