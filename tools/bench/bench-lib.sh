@@ -9,6 +9,10 @@
 #                           must not swap the binary (or catch it half-linked)
 #   machine_line            "N cores, CPU model, RAM" of this machine
 #   load_line               the load averages as uptime prints them
+#   recycle_memory MIB      fills and frees MIB of tmpfs: the next writer's
+#                           page cache gets recently used pages
+#   rotate N WORDS...       WORDS rotated left by N (each round starts with
+#                           another server)
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
@@ -35,3 +39,22 @@ machine_line() {
 }
 
 load_line() { uptime | sed 's/.*load/load/'; }
+
+# On this VM a page the guest has not touched lately costs a host fault on
+# first write (the hypervisor takes freed memory back), which makes a write
+# run 2-3x slower. Whoever writes first after a quiet spell pays for it:
+# recycling memory just before each timed write gives every server the
+# same, recently used pages.
+recycle_memory() {
+  local f
+  f=$(mktemp /dev/shm/bench-recycle.XXXXXX)
+  head -c "$(($1 << 20))" /dev/zero >"$f"
+  rm -f "$f"
+}
+
+rotate() {
+  local n=$1
+  shift
+  n=$((n % $#))
+  echo "${@:n+1}" "${@:1:n}"
+}
