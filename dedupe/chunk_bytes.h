@@ -45,8 +45,9 @@ class ChunkBytes {
   virtual absl::Status DeleteMany(absl::Span<const ChunkName> names,
                                   rocksdb::WriteBatch* batch) = 0;
   // Returns the space of deleted records to the file system, where that
-  // takes work (blob garbage collection).
-  virtual absl::Status Reclaim() = 0;
+  // takes work (blob garbage collection), and says how many bytes of them
+  // it left on disk for a later call (dedupe/blob_gc_policy.h).
+  virtual absl::StatusOr<uint64_t> Reclaim() = 0;
   // What the store shares with others through its pool (dedupe/shared_pool.h);
   // null for chunks kept in the store's own RocksDB.
   virtual SharedPool* shared_pool() { return nullptr; }

@@ -231,7 +231,7 @@ absl::StatusOr<ChunkGcResult> ChunkStore::CollectGarbage() {
       RETURN_IF_ERROR(bytes_->DeleteMany(dead, nullptr));
     }
   }
-  RETURN_IF_ERROR(bytes_->Reclaim());
+  ASSIGN_OR_RETURN(result.garbage_bytes_left, bytes_->Reclaim());
   return result;
 }
 

@@ -65,6 +65,8 @@ enum class CommitLog {
 struct ChunkGcResult {
   uint64_t chunks_removed = 0;
   uint64_t bytes_reclaimed = 0;
+  // Of all deleted chunks, the bytes still in files gc did not rewrite.
+  uint64_t garbage_bytes_left = 0;
 };
 
 class ChunkStore {

@@ -1,9 +1,14 @@
 // Chunk records in the store's own RocksDB (`chunks` column family, blob
 // files): written in the caller's batch, so a chunk and the references to
 // it commit atomically.
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "dedupe/blob_gc_policy.h"
 #include "dedupe/chunk_bytes.h"
 #include "dedupe/rocks_status.h"
+#include "common/status_macros.h"
 
 namespace layerdisk {
 namespace {
@@ -51,13 +56,41 @@ class RocksDbChunkBytes : public ChunkBytes {
     return absl::OkStatus();
   }
 
-  absl::Status Reclaim() override {
-    // Blob files hold the bytes: a forced compaction with blob garbage
-    // collection rewrites the survivors and drops the dead ones.
-    rocksdb::CompactRangeOptions co;
-    co.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
-    co.blob_garbage_collection_age_cutoff = 1.0;
-    return FromRocks(db_->CompactRange(co, chunks_, nullptr, nullptr), "compact chunks");
+  absl::StatusOr<uint64_t> Reclaim() override {
+    // First a compaction without blob garbage collection: it drops the dead
+    // chunks' keys, so RocksDB counts the garbage in each blob file (and
+    // deletes files that hold nothing else). Both passes include the
+    // bottommost level, which RocksDB skips by default: the keys a deletion
+    // hides, and the blob references to rewrite, are there.
+    rocksdb::CompactRangeOptions drop;
+    drop.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    drop.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kDisable;
+    RETURN_IF_ERROR(
+        FromRocks(db_->CompactRange(drop, chunks_, nullptr, nullptr), "compact chunks"));
+    // Then, if any are worth it, the oldest files' live bytes move to new
+    // files and the old ones go (dedupe/blob_gc_policy.h says which).
+    rocksdb::ColumnFamilyMetaData meta;
+    db_->GetColumnFamilyMetaData(chunks_, &meta);
+    std::sort(meta.blob_files.begin(), meta.blob_files.end(),
+              [](const rocksdb::BlobMetaData& a, const rocksdb::BlobMetaData& b) {
+                return a.blob_file_number < b.blob_file_number;
+              });
+    std::vector<BlobFileUsage> usage;
+    uint64_t garbage = 0;
+    for (const rocksdb::BlobMetaData& file : meta.blob_files) {
+      usage.push_back({file.total_blob_bytes, file.garbage_blob_bytes});
+      garbage += file.garbage_blob_bytes;
+    }
+    const size_t rewrite = OldestBlobFilesToRewrite(usage);
+    for (size_t i = 0; i < rewrite; ++i) garbage -= usage[i].garbage_bytes;
+    if (rewrite == 0) return garbage;
+    rocksdb::CompactRangeOptions gc;
+    gc.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    gc.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+    gc.blob_garbage_collection_age_cutoff = BlobGcAgeCutoff(rewrite, usage.size());
+    RETURN_IF_ERROR(
+        FromRocks(db_->CompactRange(gc, chunks_, nullptr, nullptr), "rewrite blob files"));
+    return garbage;
   }
 
  private:

@@ -187,6 +187,9 @@ struct GcResult {
   // are any, chunks without references are kept, since the chunks fetched
   // so far have none until their layer completes.
   uint64_t fetching_layers = 0;
+  // Deleted chunk bytes still on disk: blob files are rewritten only once
+  // the oldest are a quarter garbage (dedupe/blob_gc_policy.h).
+  uint64_t garbage_bytes_left = 0;
 };
 
 // Bytes [offset, offset + length) of a volume.

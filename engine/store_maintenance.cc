@@ -89,6 +89,7 @@ absl::StatusOr<GcResult> StoreImpl::GcHere() {
   ASSIGN_OR_RETURN(ChunkGcResult chunks, chunks_->CollectGarbage());
   result.chunks_removed = chunks.chunks_removed;
   result.bytes_reclaimed = chunks.bytes_reclaimed;
+  result.garbage_bytes_left = chunks.garbage_bytes_left;
   return result;
 }
 

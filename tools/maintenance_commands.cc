@@ -128,10 +128,13 @@ absl::Status Stats(CliContext& ctx) {
 absl::Status Gc(CliContext& ctx) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
   ASSIGN_OR_RETURN(GcResult r, store->Gc());
-  std::string text = absl::StrFormat("gc: removed %d unreferenced layers and %d chunks, "
-                                     "reclaimed %s",
+  std::string text = absl::StrFormat("gc: removed %d unreferenced layers and %d chunks (%s)",
                                      r.layers_removed, r.chunks_removed,
                                      FormatSize(r.bytes_reclaimed));
+  if (r.garbage_bytes_left > 0)
+    text += absl::StrFormat("; %s of deleted chunk data stays on disk until the oldest "
+                            "blob files are a quarter garbage",
+                            FormatSize(r.garbage_bytes_left));
   if (r.fetching_layers > 0)
     text += absl::StrFormat("; unreferenced chunks kept while %d layers are still fetching",
                             r.fetching_layers);
@@ -139,7 +142,8 @@ absl::Status Gc(CliContext& ctx) {
        {{"layers_removed", r.layers_removed},
         {"chunks_removed", r.chunks_removed},
         {"bytes_reclaimed", r.bytes_reclaimed},
-        {"fetching_layers", r.fetching_layers}},
+        {"fetching_layers", r.fetching_layers},
+        {"garbage_bytes_left", r.garbage_bytes_left}},
        text);
   return absl::OkStatus();
 }

@@ -137,11 +137,12 @@ void ToProto(const GcResult& in, v1::GcResult* out) {
   out->set_chunks_removed(in.chunks_removed);
   out->set_bytes_reclaimed(in.bytes_reclaimed);
   out->set_fetching_layers(in.fetching_layers);
+  out->set_garbage_bytes_left(in.garbage_bytes_left);
 }
 
 GcResult FromProto(const v1::GcResult& in) {
   return GcResult{in.layers_removed(), in.chunks_removed(), in.bytes_reclaimed(),
-                  in.fetching_layers()};
+                  in.fetching_layers(), in.garbage_bytes_left()};
 }
 
 void ToProto(const FsckReport& in, v1::FsckReport* out) {
