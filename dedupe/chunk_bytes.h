@@ -24,6 +24,11 @@ namespace layerdisk {
 
 class SharedPool;
 
+struct ChunkFileUsage {
+  uint64_t bytes = 0;
+  uint64_t garbage_bytes = 0;
+};
+
 class ChunkBytes {
  public:
   virtual ~ChunkBytes() = default;
@@ -48,6 +53,10 @@ class ChunkBytes {
   // takes work (blob garbage collection), and says how many bytes of them
   // it left on disk for a later call (dedupe/blob_gc_policy.h).
   virtual absl::StatusOr<uint64_t> Reclaim() = 0;
+  // Disk the records' files take, and how much of that is deleted records
+  // (blob garbage a later Reclaim may return). Zeroes where the records are
+  // not in local files.
+  virtual ChunkFileUsage FileUsage() { return {}; }
   // What the store shares with others through its pool (dedupe/shared_pool.h);
   // null for chunks kept in the store's own RocksDB.
   virtual SharedPool* shared_pool() { return nullptr; }

@@ -140,6 +140,8 @@ class ChunkStore {
     uint64_t capacity = 0;
   };
   CacheStats cache_stats() const;
+  // Disk taken by the chunk records' files, and the deleted records in them.
+  ChunkFileUsage file_usage() const { return bytes_->FileUsage(); }
 
   // Whether each chunk is stored (with any reference count).
   absl::StatusOr<std::vector<bool>> Contains(absl::Span<const ChunkName> names);

@@ -93,6 +93,17 @@ class RocksDbChunkBytes : public ChunkBytes {
     return garbage;
   }
 
+  ChunkFileUsage FileUsage() override {
+    rocksdb::ColumnFamilyMetaData meta;
+    db_->GetColumnFamilyMetaData(chunks_, &meta);
+    ChunkFileUsage usage;
+    for (const rocksdb::BlobMetaData& file : meta.blob_files) {
+      usage.bytes += file.blob_file_size;
+      usage.garbage_bytes += file.garbage_blob_bytes;
+    }
+    return usage;
+  }
+
  private:
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const chunks_;

@@ -168,6 +168,13 @@ struct StoreStats {
   std::vector<SpaceStats> layers;
   uint64_t chunks = 0;
   uint64_t head_bytes = 0;  // bytes of disk used by writable heads
+  // Stored bytes of chunks no layer references: gc removes them.
+  uint64_t unreferenced_bytes = 0;
+  // Blob files holding the chunk records (0 when they are in RADOS), and the
+  // bytes of deleted chunks in them that gc has not rewritten yet
+  // (dedupe/blob_gc_policy.h).
+  uint64_t chunk_file_bytes = 0;
+  uint64_t chunk_file_garbage_bytes = 0;
   ChunkCacheStats cache;
   PoolStats pool;
 };

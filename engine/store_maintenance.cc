@@ -19,7 +19,10 @@ absl::StatusOr<StoreStats> StoreImpl::StatsHere() {
   absl::MutexLock lock(&mu_);
   StoreStats stats;
   RETURN_IF_ERROR(chunks_->ForEachChunk([&](const ChunkName&, const RefRecord& r) {
-    if (r.refs <= 0) return true;  // garbage awaiting gc
+    if (r.refs <= 0) {  // garbage awaiting gc
+      stats.unreferenced_bytes += r.stored_length;
+      return true;
+    }
     ++stats.chunks;
     stats.store.unique_bytes += r.raw_length;
     stats.store.stored_bytes += r.stored_length;

@@ -100,6 +100,9 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   ASSIGN_OR_RETURN(StoreStats stats, StatsHere());
   ChunkStore::CacheStats cache = chunks_->cache_stats();
   stats.cache = {cache.hits, cache.misses, cache.bytes, cache.capacity};
+  ChunkFileUsage files = chunks_->file_usage();
+  stats.chunk_file_bytes = files.bytes;
+  stats.chunk_file_garbage_bytes = files.garbage_bytes;
   if (SharedPool* pool = chunks_->shared_pool()) {
     ASSIGN_OR_RETURN(PoolUsage usage, pool->Usage());
     ASSIGN_OR_RETURN(std::vector<PoolLayer> layers, pool->ListLayers());

@@ -76,6 +76,9 @@ absl::Status Stats(CliContext& ctx) {
   nlohmann::json doc = ToJson(stats.store);
   doc["chunks"] = stats.chunks;
   doc["head_bytes"] = stats.head_bytes;
+  doc["unreferenced_bytes"] = stats.unreferenced_bytes;
+  doc["chunk_file_bytes"] = stats.chunk_file_bytes;
+  doc["chunk_file_garbage_bytes"] = stats.chunk_file_garbage_bytes;
   doc["chunk_size"] = store->chunk_size();
   doc["layers"] = nlohmann::json::array();
   for (const SpaceStats& l : stats.layers) doc["layers"].push_back(ToJson(l));
@@ -91,6 +94,15 @@ absl::Status Stats(CliContext& ctx) {
       FormatSize(s.unique_bytes), stats.chunks, FormatRatio(s.dedup_ratio),
       FormatSize(s.stored_bytes), FormatRatio(s.compression_ratio),
       FormatSize(stats.head_bytes));
+  // What gc can give back: chunks no layer uses, and deleted chunks still in
+  // blob files (returned once the oldest files are a quarter garbage).
+  if (stats.chunk_file_bytes > 0)
+    text += absl::StrFormat("  chunk files    %s on disk, %s of it deleted chunks\n",
+                            FormatSize(stats.chunk_file_bytes),
+                            FormatSize(stats.chunk_file_garbage_bytes));
+  if (stats.unreferenced_bytes > 0)
+    text += absl::StrFormat("  unreferenced   %s of chunks no layer uses (`gc` removes them)\n",
+                            FormatSize(stats.unreferenced_bytes));
   const ChunkCacheStats& c = stats.cache;
   doc["cache"] = {{"hits", c.hits}, {"misses", c.misses}, {"bytes", c.bytes},
                   {"capacity", c.capacity}};

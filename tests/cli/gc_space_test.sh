@@ -39,6 +39,11 @@ ld layer import full full.img >/dev/null
 ld layer import keep keep.img --json >keep.json
 [[ $(json keep.json 'd["new_stored_bytes"]') == 0 ]] || fail "keep.img stored new bytes"
 ld layer delete full >/dev/null
+# stats shows what gc can give back: 1024 chunks no layer uses.
+ld stats --json >stats0.json
+[[ $(json stats0.json '4 << 20 <= d["unreferenced_bytes"] <= 5 << 20') == True ]] ||
+  fail "stats: unreferenced $(json stats0.json 'd["unreferenced_bytes"]'), not ~4 MiB"
+ld stats | grep -q "^  unreferenced   4\.[01] MiB" || fail "stats text lacks the unreferenced line: $(ld stats)"
 before=$(blob_files)
 [[ -n $before ]] || fail "the store keeps no blob files"
 ld gc --json >gc1.json
@@ -47,6 +52,14 @@ ld gc --json >gc1.json
 # It says so: the 4 MiB of deleted chunks stay on disk for now.
 [[ $(json gc1.json '4 << 20 <= d["garbage_bytes_left"] <= 5 << 20') == True ]] ||
   fail "gc reports $(json gc1.json 'd["garbage_bytes_left"]') bytes of garbage left, not ~4 MiB"
+# ... and so does stats: the chunks are gone, their bytes still on disk.
+ld stats --json >stats1.json
+[[ $(json stats1.json 'd["unreferenced_bytes"]') == 0 ]] || fail "stats after gc: $(cat stats1.json)"
+[[ $(json stats1.json 'd["chunk_file_garbage_bytes"] == '"$(json gc1.json 'd["garbage_bytes_left"]')") == True ]] ||
+  fail "stats and gc disagree on the garbage left: $(cat stats1.json)"
+[[ $(json stats1.json 'd["chunk_file_bytes"] > 20 << 20') == True ]] || fail "stats: chunk files $(cat stats1.json)"
+ld stats | grep -q "^  chunk files    .* on disk, 4\.[01] MiB of it deleted chunks" ||
+  fail "stats text lacks the chunk files line: $(ld stats)"
 
 # Half of a second layer's chunks become garbage: the oldest files together
 # are now over a quarter garbage (8 of 28 MiB), so gc rewrites them.
@@ -64,6 +77,8 @@ after=$(blob_files)
 after_bytes=$(blob_bytes)
 ((with_garbage - after_bytes > 7 << 20)) || fail "gc left the blob files at $after_bytes of $with_garbage bytes"
 [[ $(json gc2.json 'd["garbage_bytes_left"]') == 0 ]] || fail "garbage left after a rewrite: $(cat gc2.json)"
+ld stats --json >stats2.json
+[[ $(json stats2.json 'd["chunk_file_garbage_bytes"]') == 0 ]] || fail "stats after the rewrite: $(cat stats2.json)"
 
 # Nothing was lost on the way.
 ld export layer:keep keep.out >/dev/null

@@ -94,6 +94,9 @@ void ToProto(const StoreStats& in, v1::StoreStats* out) {
   for (const auto& l : in.layers) ToProto(l, out->add_layers());
   out->set_chunks(in.chunks);
   out->set_head_bytes(in.head_bytes);
+  out->set_unreferenced_bytes(in.unreferenced_bytes);
+  out->set_chunk_file_bytes(in.chunk_file_bytes);
+  out->set_chunk_file_garbage_bytes(in.chunk_file_garbage_bytes);
   v1::ChunkCacheStats* cache = out->mutable_cache();
   cache->set_hits(in.cache.hits);
   cache->set_misses(in.cache.misses);
@@ -113,6 +116,9 @@ StoreStats FromProto(const v1::StoreStats& in) {
   for (const auto& l : in.layers()) s.layers.push_back(FromProto(l));
   s.chunks = in.chunks();
   s.head_bytes = in.head_bytes();
+  s.unreferenced_bytes = in.unreferenced_bytes();
+  s.chunk_file_bytes = in.chunk_file_bytes();
+  s.chunk_file_garbage_bytes = in.chunk_file_garbage_bytes();
   s.cache = {in.cache().hits(), in.cache().misses(), in.cache().bytes(), in.cache().capacity()};
   s.pool = {in.pool().name(), in.pool().objects(), in.pool().bytes(), in.pool().stores(),
             in.pool().layers()};
