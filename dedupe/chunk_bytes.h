@@ -50,9 +50,9 @@ class ChunkBytes {
   virtual absl::Status DeleteMany(absl::Span<const ChunkName> names,
                                   rocksdb::WriteBatch* batch) = 0;
   // Returns the space of deleted records to the file system, where that
-  // takes work (blob garbage collection), and says how many bytes of them
-  // it left on disk for a later call (dedupe/blob_gc_policy.h).
-  virtual absl::StatusOr<uint64_t> Reclaim() = 0;
+  // takes work (blob garbage collection); some may stay for a later call
+  // (dedupe/blob_gc_policy.h), as FileUsage shows.
+  virtual absl::Status Reclaim() = 0;
   // Disk the records' files take, and how much of that is deleted records
   // (blob garbage a later Reclaim may return). Zeroes where the records are
   // not in local files.

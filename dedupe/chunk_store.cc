@@ -231,7 +231,8 @@ absl::StatusOr<ChunkGcResult> ChunkStore::CollectGarbage() {
       RETURN_IF_ERROR(bytes_->DeleteMany(dead, nullptr));
     }
   }
-  ASSIGN_OR_RETURN(result.garbage_bytes_left, bytes_->Reclaim());
+  RETURN_IF_ERROR(bytes_->Reclaim());
+  result.garbage_bytes_left = bytes_->FileUsage().garbage_bytes;
   return result;
 }
 

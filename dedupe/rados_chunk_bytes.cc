@@ -98,7 +98,7 @@ class RadosChunkBytes : public ChunkBytes {
     return pool_->Release(names).status();
   }
 
-  absl::StatusOr<uint64_t> Reclaim() override { return 0; }  // RADOS frees on remove
+  absl::Status Reclaim() override { return absl::OkStatus(); }  // RADOS frees on remove
 
   SharedPool* shared_pool() override { return pool_.get(); }
 

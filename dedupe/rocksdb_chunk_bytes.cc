@@ -56,7 +56,7 @@ class RocksDbChunkBytes : public ChunkBytes {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<uint64_t> Reclaim() override {
+  absl::Status Reclaim() override {
     // First a compaction without blob garbage collection: it drops the dead
     // chunks' keys, so RocksDB counts the garbage in each blob file (and
     // deletes files that hold nothing else). Both passes include the
@@ -69,35 +69,21 @@ class RocksDbChunkBytes : public ChunkBytes {
         FromRocks(db_->CompactRange(drop, chunks_, nullptr, nullptr), "compact chunks"));
     // Then, if any are worth it, the oldest files' live bytes move to new
     // files and the old ones go (dedupe/blob_gc_policy.h says which).
-    rocksdb::ColumnFamilyMetaData meta;
-    db_->GetColumnFamilyMetaData(chunks_, &meta);
-    std::sort(meta.blob_files.begin(), meta.blob_files.end(),
-              [](const rocksdb::BlobMetaData& a, const rocksdb::BlobMetaData& b) {
-                return a.blob_file_number < b.blob_file_number;
-              });
     std::vector<BlobFileUsage> usage;
-    uint64_t garbage = 0;
-    for (const rocksdb::BlobMetaData& file : meta.blob_files) {
+    for (const rocksdb::BlobMetaData& file : BlobFilesOldestFirst())
       usage.push_back({file.total_blob_bytes, file.garbage_blob_bytes});
-      garbage += file.garbage_blob_bytes;
-    }
     const size_t rewrite = OldestBlobFilesToRewrite(usage);
-    for (size_t i = 0; i < rewrite; ++i) garbage -= usage[i].garbage_bytes;
-    if (rewrite == 0) return garbage;
+    if (rewrite == 0) return absl::OkStatus();
     rocksdb::CompactRangeOptions gc;
     gc.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     gc.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
     gc.blob_garbage_collection_age_cutoff = BlobGcAgeCutoff(rewrite, usage.size());
-    RETURN_IF_ERROR(
-        FromRocks(db_->CompactRange(gc, chunks_, nullptr, nullptr), "rewrite blob files"));
-    return garbage;
+    return FromRocks(db_->CompactRange(gc, chunks_, nullptr, nullptr), "rewrite blob files");
   }
 
   ChunkFileUsage FileUsage() override {
-    rocksdb::ColumnFamilyMetaData meta;
-    db_->GetColumnFamilyMetaData(chunks_, &meta);
     ChunkFileUsage usage;
-    for (const rocksdb::BlobMetaData& file : meta.blob_files) {
+    for (const rocksdb::BlobMetaData& file : BlobFilesOldestFirst()) {
       usage.bytes += file.blob_file_size;
       usage.garbage_bytes += file.garbage_blob_bytes;
     }
@@ -105,6 +91,16 @@ class RocksDbChunkBytes : public ChunkBytes {
   }
 
  private:
+  std::vector<rocksdb::BlobMetaData> BlobFilesOldestFirst() {
+    rocksdb::ColumnFamilyMetaData meta;
+    db_->GetColumnFamilyMetaData(chunks_, &meta);
+    std::sort(meta.blob_files.begin(), meta.blob_files.end(),
+              [](const rocksdb::BlobMetaData& a, const rocksdb::BlobMetaData& b) {
+                return a.blob_file_number < b.blob_file_number;
+              });
+    return std::move(meta.blob_files);
+  }
+
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const chunks_;
 };
