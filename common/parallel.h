@@ -1,31 +1,22 @@
-// ParallelFor: splits [0, n) into one contiguous range per core and runs fn
-// on each, the caller's thread taking the first. For CPU-bound batches such
-// as hashing and compressing the chunks of an import buffer.
+// ParallelFor: runs fn over [0, n) in contiguous pieces on the calling
+// thread and a process-wide pool of one thread per other core. For CPU-bound
+// batches such as hashing and compressing the chunks of an import buffer.
+//
+// The pool's threads live as long as the process, so what they set up once
+// per thread (compression and hashing contexts, malloc arenas) is reused
+// instead of rebuilt for every batch. Pieces are claimed one at a time, so a
+// core that another stage keeps busy takes fewer of them. The caller claims
+// pieces too until none are left: a call finishes even when every pool
+// thread is busy elsewhere, so calls may nest or run from many threads.
 #ifndef LAYERDISK_COMMON_PARALLEL_H_
 #define LAYERDISK_COMMON_PARALLEL_H_
 
-#include <algorithm>
 #include <cstddef>
 #include <functional>
-#include <thread>
-#include <vector>
 
 namespace layerdisk {
 
-inline void ParallelFor(size_t n, const std::function<void(size_t begin, size_t end)>& fn) {
-  size_t workers = std::max<size_t>(1, std::thread::hardware_concurrency());
-  workers = std::min(workers, n);
-  if (workers <= 1) {
-    if (n > 0) fn(0, n);
-    return;
-  }
-  std::vector<std::thread> threads;
-  size_t per = (n + workers - 1) / workers;
-  for (size_t begin = per; begin < n; begin += per)
-    threads.emplace_back(fn, begin, std::min(n, begin + per));
-  fn(0, std::min(n, per));
-  for (std::thread& t : threads) t.join();
-}
+void ParallelFor(size_t n, const std::function<void(size_t begin, size_t end)>& fn);
 
 }  // namespace layerdisk
 
