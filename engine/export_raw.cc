@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/strings/str_format.h"
+#include "common/all_zero.h"
 #include "common/env.h"
 #include "common/status_macros.h"
 
@@ -22,12 +23,6 @@ constexpr uint64_t kPiece = 4ull << 20;
 // Map() is asked about this much at a time so a fragmented device's map
 // never has to fit in memory at once.
 constexpr uint64_t kMapWindow = 1ull << 30;
-
-bool AllZero(std::string_view bytes) {
-  return bytes.empty() ||
-         (bytes[0] == 0 &&
-          std::memcmp(bytes.data(), bytes.data() + 1, bytes.size() - 1) == 0);
-}
 
 std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/all_zero.h"
 #include "common/env.h"
 #include "common/size_parse.h"
 #include "common/status_macros.h"
@@ -124,12 +125,6 @@ absl::Status Clone(CliContext& ctx, const std::string& source,
        absl::StrFormat("cloned %s as volume %s (%s)", source, v.name,
                        FormatSize(v.size)));
   return absl::OkStatus();
-}
-
-bool AllZero(std::string_view bytes) {
-  return bytes.empty() ||
-         (bytes[0] == 0 &&
-          std::memcmp(bytes.data(), bytes.data() + 1, bytes.size() - 1) == 0);
 }
 
 // Streams `fd` into `volume` from `offset`; returns the bytes written.
