@@ -126,6 +126,7 @@ std::string EncodeLayer(const LayerRecord& r) {
   PutLengthPrefixed(&out, r.description);
   PutLengthPrefixed(&out, r.content_sha256);
   PutIds(&out, r.base);
+  PutLengthPrefixed(&out, r.content_digest);
   return Seal('L', std::move(out));
 }
 
@@ -153,6 +154,8 @@ absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v) {
   if (!d.done() && (!d.GetLengthPrefixed(&r.description) ||
                     !d.GetLengthPrefixed(&r.content_sha256) || !GetIds(&d, &r.base)))
     return Malformed("layer");
+  // And records written before content digests here.
+  if (!d.done() && !d.GetLengthPrefixed(&r.content_digest)) return Malformed("layer");
   uint8_t kind = flags[0], state = flags[1];
   if (kind < 1 || kind > 2 || state > 2) return Malformed("layer");
   r.kind = static_cast<LayerKind>(kind);

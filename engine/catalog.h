@@ -73,6 +73,9 @@ struct LayerRecord {
   std::string description;
   std::string content_sha256;  // hex; imported layers only
   std::vector<uint64_t> base;  // layers it was captured on, lowest first
+  // Optional trailing field after the metadata group: an imported layer's
+  // content digest (dedupe/content_digest.h); empty for others.
+  std::string content_digest;
 };
 
 struct VolumeRecord {

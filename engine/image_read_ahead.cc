@@ -32,8 +32,11 @@ std::vector<ImportRange> PlanImportReads(const std::vector<DeviceExtent>& extent
 }
 
 ImageReadAhead::ImageReadAhead(BlockDevice& source, std::vector<ImportRange> ranges,
-                               size_t depth)
-    : source_(source), ranges_(std::move(ranges)), depth_(std::max<size_t>(depth, 1)) {
+                               size_t depth, bool sha256)
+    : source_(source),
+      ranges_(std::move(ranges)),
+      depth_(std::max<size_t>(depth, 1)),
+      sha256_(sha256) {
   reader_ = std::thread([this] { ReadLoop(); });
 }
 
@@ -63,7 +66,7 @@ void ImageReadAhead::ReadLoop() {
     buf.resize(range.padded);
     std::memset(buf.data() + range.length, 0, range.padded - range.length);
     absl::Status read = source_.Read(range.offset, absl::MakeSpan(buf.data(), range.length));
-    if (read.ok()) {
+    if (read.ok() && sha256_) {
       hasher_.UpdateZeroes(range.offset - hashed_);
       hasher_.Update(std::string_view(buf.data(), range.length));
       hashed_ = range.offset + range.length;
@@ -98,6 +101,7 @@ void ImageReadAhead::Recycle(std::string buffer) {
 }
 
 std::string ImageReadAhead::ContentSha256() {
+  if (!sha256_) return "";
   hasher_.UpdateZeroes(source_.size() - hashed_);
   return hasher_.HexDigest();
 }

@@ -1,8 +1,8 @@
 // ImageReadAhead: reads the data ranges of an image being imported, in
 // order, on its own thread, up to a few buffers ahead of the importer, and
-// hashes the image's bytes as it goes (holes as zeroes). Reading, the whole-
-// image SHA-256 (inherently sequential) and the importer's chunk hashing,
-// compression and commits then overlap instead of taking turns.
+// if asked hashes the image's bytes as it goes (holes as zeroes). Reading,
+// that whole-image SHA-256 (inherently sequential) and the importer's chunk
+// hashing, compression and commits then overlap instead of taking turns.
 //
 // Memory: at most `depth` + 1 buffers of one range each. Not thread-safe:
 // one consumer.
@@ -22,6 +22,12 @@
 
 namespace layerdisk {
 
+// An import reads at most this much at a time.
+inline constexpr uint64_t kImportBuffer = 4ull << 20;
+// Buffers read ahead of the one being chunked: enough to keep the reader
+// busy while a commit runs, little memory.
+inline constexpr size_t kImportReadAhead = 3;
+
 // One read of an import: `length` bytes at `offset` (= first_block *
 // block size), delivered padded with zeroes to `padded` bytes (whole blocks).
 struct ImportRange {
@@ -40,8 +46,10 @@ std::vector<ImportRange> PlanImportReads(const std::vector<DeviceExtent>& extent
 
 class ImageReadAhead {
  public:
-  // `source` must outlive this object. Starts reading at once.
-  ImageReadAhead(BlockDevice& source, std::vector<ImportRange> ranges, size_t depth);
+  // `source` must outlive this object. Starts reading at once. With
+  // `sha256`, hashes every byte of the image (ContentSha256).
+  ImageReadAhead(BlockDevice& source, std::vector<ImportRange> ranges, size_t depth,
+                 bool sha256);
   // Stops the reader (after its current read) and waits for it.
   ~ImageReadAhead();
   ImageReadAhead(const ImageReadAhead&) = delete;
@@ -56,8 +64,8 @@ class ImageReadAhead {
   absl::StatusOr<std::optional<Filled>> Next();
   // Hands a consumed buffer back for reuse.
   void Recycle(std::string buffer);
-  // SHA-256 (hex) of the image's bytes with the unread ranges as zeroes.
-  // REQUIRES: Next() returned nullopt.
+  // SHA-256 (hex) of the image's bytes with the unread ranges as zeroes;
+  // empty unless asked for. REQUIRES: Next() returned nullopt.
   std::string ContentSha256();
 
  private:
@@ -66,6 +74,7 @@ class ImageReadAhead {
   BlockDevice& source_;
   const std::vector<ImportRange> ranges_;
   const size_t depth_;
+  const bool sha256_;
   ContentHasher hasher_;  // used by the reader thread only, then by ContentSha256
   uint64_t hashed_ = 0;   // bytes of the image fed to hasher_
 

@@ -39,10 +39,11 @@ struct LayerManifest {
   // layers that read the same, whatever their names or where they came from.
   std::string identity;
   // Layer metadata, carried along but not part of the identity: what an
-  // administrator wrote about the layer, and an imported layer's image
-  // SHA-256 (hex; empty for others).
+  // administrator wrote about the layer, and an imported layer's content
+  // digest and image SHA-256 (LayerInfo; empty for others).
   std::string description;
   std::string content_sha256;
+  std::string content_digest;
   std::vector<ManifestSegment> segments;  // ascending index, none empty
 };
 

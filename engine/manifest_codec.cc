@@ -7,7 +7,9 @@
 namespace layerdisk {
 namespace {
 
-constexpr char kMagic[] = "layerdisk manifest 1";
+// Version 2 adds the content digest; version 1 manifests still decode.
+constexpr char kMagic[] = "layerdisk manifest 2";
+constexpr char kMagicV1[] = "layerdisk manifest 1";
 // Segments are encoded with the seed of layer id 0: a manifest is not
 // tied to any store's ids.
 constexpr uint64_t kPortableLayerId = 0;
@@ -31,6 +33,7 @@ std::string EncodeManifest(const LayerManifest& m) {
   PutLengthPrefixed(&out, m.identity);
   PutLengthPrefixed(&out, m.description);
   PutLengthPrefixed(&out, m.content_sha256);
+  PutLengthPrefixed(&out, m.content_digest);
   PutVarint64(&out, m.segments.size());
   for (const ManifestSegment& s : m.segments) {
     PutVarint64(&out, s.index);
@@ -44,12 +47,15 @@ absl::StatusOr<LayerManifest> DecodeManifest(std::string_view bytes) {
   LayerManifest m;
   std::string magic;
   uint64_t block_size = 0, opaque = 0, segments = 0;
-  if (!d.GetLengthPrefixed(&magic) || magic != kMagic) return Damaged("not a manifest");
+  if (!d.GetLengthPrefixed(&magic) || (magic != kMagic && magic != kMagicV1))
+    return Damaged("not a manifest");
   if (!d.GetLengthPrefixed(&m.name) || !d.GetVarint64(&m.size) || !d.GetVarint64(&block_size) ||
       !d.GetVarint64(&opaque) || !d.GetLengthPrefixed(&m.parent) ||
       !d.GetLengthPrefixed(&m.image_id) || !d.GetVarint64(&m.data_blocks) ||
       !d.GetLengthPrefixed(&m.identity) || !d.GetLengthPrefixed(&m.description) ||
-      !d.GetLengthPrefixed(&m.content_sha256) || !d.GetVarint64(&segments))
+      !d.GetLengthPrefixed(&m.content_sha256) ||
+      (magic == kMagic && !d.GetLengthPrefixed(&m.content_digest)) ||
+      !d.GetVarint64(&segments))
     return Damaged("its header is cut short");
   if (block_size == 0 || block_size > (1u << 20) || opaque > 1) return Damaged("its header");
   // Each segment takes at least two bytes: a count beyond that is a lie.

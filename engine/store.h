@@ -69,9 +69,13 @@ struct LayerInfo {
   uint64_t fetch_chunks = 0;    // while fetching: distinct chunks its map names
   uint64_t fetched_chunks = 0;  // while fetching: how many of them are here
   std::string description;     // free text from the administrator
-  // An imported layer's SHA-256 (hex) of the image's bytes as the import
-  // read them, what it skipped (holes) counted as zeroes: for a whole disk,
-  // `sha256sum` of its raw form. Empty for layers not imported.
+  // An imported layer's digest of the image's bytes as the import read them,
+  // what it skipped (holes) counted as zeroes (dedupe/content_digest.h):
+  // for a whole disk, what `layer digest` prints for the image file. Empty
+  // for layers not imported.
+  std::string content_digest;
+  // The same bytes' plain SHA-256 (hex), when the import was asked for it
+  // (ImportOptions::sha256): for a whole disk, `sha256sum` of its raw form.
   std::string content_sha256;
   // The layers it was captured on, lowest first: for a layer sealed from a
   // volume, the volume's base layers then. Names of deleted ones read "#ID".
@@ -125,6 +129,9 @@ struct ImportOptions {
   // differencing child can be checked against the layer of its parent.
   std::string image_id;
   std::string description;  // the new layer's description
+  // Also hash every byte with SHA-256 (content_sha256): costs a core at
+  // ~2 GB/s over the image's virtual size, holes included.
+  bool sha256 = false;
 };
 
 struct ImportResult {

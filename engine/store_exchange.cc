@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "dedupe/content_digest.h"
 #include "dedupe/rocks_status.h"
 #include "engine/layer_exchange.h"
 #include "engine/store_impl.h"
@@ -50,6 +51,9 @@ absl::Status ValidateManifest(const LayerManifest& m) {
        m.content_sha256.find_first_not_of("0123456789abcdef") != std::string::npos))
     return absl::InvalidArgumentError(absl::StrFormat(
         "manifest of '%s': the image SHA-256 is not 64 lowercase hex digits", m.name));
+  if (!m.content_digest.empty() && !IsContentDigestText(m.content_digest))
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "manifest of '%s': the content digest is not blocks-SIZE:64 hex digits", m.name));
   if (m.size == 0 || m.size > kMaxVolumeSize)
     return absl::InvalidArgumentError(absl::StrFormat(
         "manifest of '%s': size %d is out of range", m.name, m.size));
@@ -185,6 +189,7 @@ absl::StatusOr<LayerManifest> StoreExchange::ExportLocked(const LayerRecord& rec
   m.data_blocks = rec.data_blocks;
   m.description = rec.description;
   m.content_sha256 = rec.content_sha256;
+  m.content_digest = rec.content_digest;
   std::string parent_identity;
   if (rec.parent != 0) {
     ASSIGN_OR_RETURN(LayerRecord parent, s_->catalog().Layer(rec.parent));
@@ -258,6 +263,7 @@ absl::StatusOr<LayerInfo> StoreExchange::CommitManifest(const LayerManifest& m,
     rec.opaque = m.opaque;
     rec.description = m.description;
     rec.content_sha256 = m.content_sha256;
+    rec.content_digest = m.content_digest;
     // Set from the first record on: a crash before the commit leaves a
     // kWriting layer whose removal must not drop references it never took.
     rec.fetching = lazy;

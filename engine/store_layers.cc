@@ -4,8 +4,10 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "common/all_zero.h"
 #include "common/ordered_worker.h"
 #include "common/status_macros.h"
+#include "dedupe/content_digest.h"
 #include "engine/image_read_ahead.h"
 #include "engine/store_impl.h"
 #include "layers/layer_writer.h"
@@ -14,16 +16,6 @@
 namespace layerdisk {
 namespace {
 
-bool AllZero(std::string_view bytes) {
-  // Compare against itself shifted by one: the library memcmp is vectorized.
-  return bytes.empty() ||
-         (bytes[0] == 0 && std::memcmp(bytes.data(), bytes.data() + 1, bytes.size() - 1) == 0);
-}
-
-constexpr uint64_t kImportBuffer = 4ull << 20;
-// Buffers read ahead of the one being chunked: enough to keep the reader
-// busy while a commit runs, little memory.
-constexpr size_t kImportReadAhead = 3;
 // Prepared buffers (chunk records, about a buffer each) queued for commit.
 constexpr size_t kImportCommitQueue = 4;
 
@@ -51,6 +43,7 @@ LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) {
   if (rec.fetching) DescribeFetchProgress(rec, &info);
   info.description = rec.description;
   info.content_sha256 = rec.content_sha256;
+  info.content_digest = rec.content_digest;
   auto name_of = [this](uint64_t id) {
     absl::StatusOr<LayerRecord> layer = catalog().Layer(id);
     return layer.ok() && !layer->name.empty() ? layer->name : absl::StrFormat("#%d", id);
@@ -116,7 +109,8 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     // must record them, as they hide the parent, and skips only holes.
     ImageReadAhead reader(
         source, PlanImportReads(extents, source.size(), bs, kImportBuffer, /*keep_zero=*/delta),
-        kImportReadAhead);
+        kImportReadAhead, options.sha256);
+    ContentDigest digest(source.size(), bs);
     // Buffers commit in order on their own thread while later ones are
     // hashed and compressed here and read ahead. A few may wait: commits
     // come in bursts (a flush, the other threads taking both cores), and
@@ -131,6 +125,9 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
                        PrepareBlocks(chunks_.get(), range.first_block, filled->bytes, bs,
                                      AllZero, /*mark_skipped_as_zero=*/delta));
       reader.Recycle(std::move(filled->bytes));
+      digest.ZeroUpTo(range.first_block);  // not read: holes
+      for (const std::optional<PreparedChunk>& chunk : blocks.chunks)
+        chunk ? digest.AddBlock(chunk->name) : digest.AddZeroBlocks(1);
       auto shared = std::make_shared<PreparedBlocks>(std::move(blocks));
       RETURN_IF_ERROR(committer.Push(
           [&writer, shared] { return AddPreparedBlocks(&writer, std::move(*shared)); }));
@@ -138,6 +135,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     }
     RETURN_IF_ERROR(committer.Finish());
     rec.content_sha256 = reader.ContentSha256();
+    rec.content_digest = digest.Text();
     RETURN_IF_ERROR(writer.CompleteData());
     absl::MutexLock lock(&mu_);
     if (delta) {

@@ -17,6 +17,7 @@ rpb::LayerHeader HeaderToProto(const LayerManifest& m) {
   h.set_image_id(m.image_id);
   h.set_description(m.description);
   h.set_content_sha256(m.content_sha256);
+  h.set_content_digest(m.content_digest);
   return h;
 }
 
@@ -73,6 +74,7 @@ absl::StatusOr<LayerManifest> HeaderFromProto(const rpb::LayerHeader& h) {
   m.image_id = h.image_id();
   m.description = h.description();
   m.content_sha256 = h.content_sha256();
+  m.content_digest = h.content_digest();
   if (m.identity.size() != kChunkNameSize)
     return absl::InvalidArgumentError(
         absl::StrFormat("the peer sent a manifest of '%s' without an identity", m.name));

@@ -1,11 +1,13 @@
 // `layerdisk layer import`: an image, or a differencing/backing chain of
 // images, into layers.
+#include <chrono>
 #include <map>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/size_parse.h"
 #include "common/status_macros.h"
+#include "engine/image_digest.h"
 #include "tools/image_transfer.h"
 #include "tools/images/image_chain.h"
 #include "tools/output.h"
@@ -38,11 +40,11 @@ class ImportTransaction {
 };
 
 absl::StatusOr<Imported> ImportLink(Store& store, const ImageLink& link, const std::string& name,
-                                    const std::string& parent,
+                                    const std::string& parent, bool sha256,
                                     const std::string& description = "") {
   ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> image, link.open());
   ImportOptions options{link.path, link.differencing ? parent : std::string(), link.identifier,
-                        description};
+                        description, sha256};
   Imported out;
   out.format = link.format;
   ProgressBar bar("import " + name);
@@ -113,13 +115,13 @@ absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
         continue;
       }
       std::string name = absl::StrFormat("%s.%d", args.name, chain.size() - 1 - i);
-      ASSIGN_OR_RETURN(Imported one, ImportLink(*store, link, name, below));
+      ASSIGN_OR_RETURN(Imported one, ImportLink(*store, link, name, below, args.sha256));
       transaction.Made(name);
       imported.push_back(one);
       below = name;
     }
   }
-  ASSIGN_OR_RETURN(Imported last, ImportLink(*store, top, args.name, below, args.description));
+  ASSIGN_OR_RETURN(Imported last, ImportLink(*store, top, args.name, below, args.sha256, args.description));
   transaction.Made(args.name);
   imported.push_back(last);
   transaction.Commit();
@@ -144,11 +146,15 @@ absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
     } else {
       text += absl::StrFormat(
           "imported layer %s from %s (%s %s, %s)\n"
-          "  read %s of data in %.2f s: %s; %d new chunks, %s newly stored\n",
+          "  read %s of data in %.2f s: %s; %d new chunks, %s newly stored\n"
+          "  digest %s\n",
           r.layer.name, r.layer.source.substr(std::string("import:").size()), i.format,
           r.layer.parent.empty() ? "whole disk" : "delta over " + r.layer.parent,
           FormatSize(r.layer.size), FormatSize(r.bytes_read), r.seconds,
-          FormatRate(r.bytes_read, r.seconds), r.new_chunks, FormatSize(r.new_stored_bytes));
+          FormatRate(r.bytes_read, r.seconds), r.new_chunks, FormatSize(r.new_stored_bytes),
+          r.layer.content_digest);
+      if (!r.layer.content_sha256.empty())
+        text += absl::StrFormat("  sha256 %s\n", r.layer.content_sha256);
     }
   }
   if (names.size() > 1)
@@ -163,6 +169,35 @@ absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
                         {"new_stored_bytes", new_bytes},
                         {"seconds", seconds},
                         {"mb_per_s", MegabytesPerSecond(bytes_read, seconds)}};
+  Emit(ctx.json, doc, text);
+  return absl::OkStatus();
+}
+
+absl::Status DigestImageFile(CliContext& ctx, const DigestArgs& args) {
+  ASSIGN_OR_RETURN(uint64_t block_size, ParseSize(args.block_size));
+  if (block_size < 512 || block_size > (1u << 20) || (block_size & (block_size - 1)) != 0)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--block-size %s: a power of two from 512 bytes to 1 MiB, the store's chunk size",
+        args.block_size));
+  ASSIGN_OR_RETURN(std::vector<ImageLink> chain, OpenImageChain(args.file, args.format));
+  const ImageLink& top = chain.back();
+  ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> image, top.open());
+  ProgressBar bar("digest " + args.file);
+  auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(ImageDigest digest, DigestImage(*image, static_cast<uint32_t>(block_size),
+                                                   top.differencing, args.sha256));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json doc = {{"file", args.file},
+                        {"format", top.format},
+                        {"delta", top.differencing},
+                        {"content_digest", digest.content_digest},
+                        {"content_sha256", digest.content_sha256},
+                        {"bytes_read", digest.bytes_read},
+                        {"seconds", seconds}};
+  std::string text = absl::StrFormat("%s  %s%s\n", digest.content_digest, args.file,
+                                     top.differencing ? " (its own blocks only)" : "");
+  if (args.sha256) text += absl::StrFormat("sha256:%s  %s\n", digest.content_sha256, args.file);
   Emit(ctx.json, doc, text);
   return absl::OkStatus();
 }

@@ -17,6 +17,7 @@ struct ImportArgs {
   std::string format = "auto";
   std::string parent;  // the layer a differencing image goes on; empty: import its chain
   std::string description;  // the new layer's (not its imported ancestors')
+  bool sha256 = false;      // ImportOptions::sha256, for every layer made
 };
 
 // Imports args.file as layer args.name. A differencing image (VHD/VHDX
@@ -25,6 +26,16 @@ struct ImportArgs {
 // VHD/VHDX identifier is reused). On failure every layer this call made is
 // deleted again.
 absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args);
+
+struct DigestArgs {
+  std::string file;
+  std::string format = "auto";
+  std::string block_size = "4K";  // the store's chunk size
+  bool sha256 = false;
+};
+// Prints the content digest (and with args.sha256 the SHA-256) that
+// importing args.file records, storing nothing.
+absl::Status DigestImageFile(CliContext& ctx, const DigestArgs& args);
 
 // The formats `export --format` writes, raw first.
 const std::vector<std::string>& ExportFormats();

@@ -32,6 +32,7 @@ std::string DescribeLayerText(const LayerInfo& l) {
       "  parent    %s\n"
       "  image id  %s\n"
       "  chunks    %s\n"
+      "  digest    %s\n"
       "  sha256    %s\n"
       "  base      %s\n"
       "  created   %s\n"
@@ -40,7 +41,10 @@ std::string DescribeLayerText(const LayerInfo& l) {
       l.sealed ? "yes" : "no (sealing)", l.source,
       l.parent.empty() ? "none (a whole disk)" : l.parent,
       l.image_id.empty() ? "-" : l.image_id, FetchState(l),
-      l.content_sha256.empty() ? "- (not imported)" : l.content_sha256,
+      l.content_digest.empty() ? "- (not imported)" : l.content_digest,
+      !l.content_sha256.empty()   ? l.content_sha256
+      : l.content_digest.empty() ? "- (not imported)"
+                                 : "- (import with --sha256)",
       l.base.empty() ? "-" : absl::StrJoin(l.base, ", "), FormatUnixTime(l.created_unix),
       l.description.empty() ? "-" : l.description);
 }
@@ -123,7 +127,23 @@ void RegisterLayerCommands(CLI::App& app, CliContext& ctx) {
                   "For a differencing VHD/VHDX or qcow2 overlay: the layer of its parent "
                   "(default: import the parent chain too)");
   cmd->add_option("--description", import->description, "Free text describing the layer");
+  cmd->add_flag("--sha256", import->sha256,
+                "Also record the SHA-256 of the image's bytes (sha256sum of its raw form): "
+                "hashes every byte, holes included, at ~2 GB/s of virtual size");
   ctx.Bind(cmd, [&ctx, import] { return ImportImageFile(ctx, *import); });
+
+  auto digest = std::make_shared<DigestArgs>();
+  cmd = group->add_subcommand(
+      "digest", "Print the content digest an import of an image records, storing nothing");
+  cmd->add_option("FILE", digest->file, "Image file or block device")->required();
+  cmd->add_option("--format", digest->format,
+                  "Image format: " + absl::StrJoin(ImportFormats(), ", ") + " (auto: by magic)")
+      ->capture_default_str();
+  cmd->add_option("--block-size", digest->block_size,
+                  "The chunk size of the store to compare with (layerdisk stats)")
+      ->capture_default_str();
+  cmd->add_flag("--sha256", digest->sha256, "Also print the SHA-256 of the image's bytes");
+  ctx.Bind(cmd, [&ctx, digest] { return DigestImageFile(ctx, *digest); });
 
   ctx.Bind(group->add_subcommand("list", "List layers"), [&ctx] { return List(ctx); });
 

@@ -73,6 +73,7 @@ nlohmann::json ToJson(const LayerInfo& layer) {
           {"fetched_chunks", layer.fetched_chunks},
 
           {"description", layer.description},
+          {"content_digest", layer.content_digest},
           {"content_sha256", layer.content_sha256},
           {"base", layer.base}};
 }

@@ -24,11 +24,17 @@ want[1 << 20:(1 << 20) + 32768] = user
 open("want.raw", "wb").write(want)
 PY
 
-ld layer import os1 os1.img --description "Windows 11 23H2" --json >os1.json
+ld layer import os1 os1.img --description "Windows 11 23H2" --sha256 --json >os1.json
 [[ $(json os1.json 'd["layer"]["description"]') == "Windows 11 23H2" ]] || fail "import --description"
 [[ $(json os1.json 'd["layer"]["content_sha256"]') == $(sha256sum <os1.img | cut -d' ' -f1) ]] ||
   fail "content_sha256 is not the image's SHA-256"
-ld layer import os2 os2.img >/dev/null
+[[ $(ld layer digest os1.img --sha256 | sed -n 's/^sha256:\([0-9a-f]*\) .*/\1/p') == \
+   $(sha256sum <os1.img | cut -d' ' -f1) ]] || fail "layer digest --sha256 is not sha256sum"
+ld layer import os2 os2.img --json >os2.json
+[[ -z $(json os2.json 'd["layer"]["content_sha256"]') ]] || fail "hashed every byte without --sha256"
+[[ $(json os2.json 'd["layer"]["content_digest"]') == $(ld layer digest os2.img | cut -d' ' -f1) ]] ||
+  fail "content_digest is not what layer digest finds in the image"
+ld layer show os2 | grep -q "sha256    - (import with --sha256)" || fail "show: no SHA-256 hint"
 ld layer import small small.img >/dev/null
 ld layer show os1 | grep -q "$(sha256sum <os1.img | cut -d' ' -f1)" || fail "show lacks the SHA-256"
 ld layer describe os2 "Windows 11 24H2" >/dev/null

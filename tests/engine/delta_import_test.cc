@@ -149,9 +149,13 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
     for (int i = 0; i < 8; ++i) body.push_back(static_cast<char>(sum >> (8 * i)));
     return body;
   };
-  // A record as written before layer metadata: no description, hash (1 byte
-  // each, empty) or base (1 byte, no ids).
-  auto before_metadata = DecodeLayer(truncated(3));
+  // A record as written before content digests: no digest (1 byte, empty).
+  auto before_digest = DecodeLayer(truncated(1));
+  ASSERT_TRUE(before_digest.ok()) << before_digest.status();
+  EXPECT_TRUE(before_digest->content_digest.empty());
+  // One written before layer metadata: no description, hash (1 byte each,
+  // empty) or base (1 byte, no ids) either.
+  auto before_metadata = DecodeLayer(truncated(1 + 3));
   ASSERT_TRUE(before_metadata.ok()) << before_metadata.status();
   EXPECT_EQ(before_metadata->name, "old");
   EXPECT_TRUE(before_metadata->description.empty());
@@ -159,10 +163,10 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
   // A record as written before delta layers: no parent varint (1 byte, 0),
   // no image_id (1 byte, empty), no fetching flag (1 byte) either.
   // One written before lazy replication: parent and image_id, no flag.
-  auto before_fetching = DecodeLayer(truncated(3 + 1));
+  auto before_fetching = DecodeLayer(truncated(1 + 3 + 1));
   ASSERT_TRUE(before_fetching.ok()) << before_fetching.status();
   EXPECT_FALSE(before_fetching->fetching);
-  auto decoded = DecodeLayer(truncated(3 + 3));
+  auto decoded = DecodeLayer(truncated(1 + 3 + 3));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->name, "old");
   EXPECT_EQ(decoded->parent, 0u);
@@ -174,6 +178,7 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
   rec.description = "gold";
   rec.content_sha256 = std::string(64, 'f');
   rec.base = {1, 2};
+  rec.content_digest = "blocks-4096:" + std::string(64, 'e');
   auto round = DecodeLayer(EncodeLayer(rec));
   ASSERT_TRUE(round.ok());
   EXPECT_EQ(round->parent, 3u);
@@ -184,6 +189,7 @@ TEST(LayerRecordTest, RecordsWithoutTheTrailingFieldsStillDecode) {
   EXPECT_EQ(round->description, "gold");
   EXPECT_EQ(round->content_sha256, std::string(64, 'f'));
   EXPECT_EQ(round->base, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(round->content_digest, rec.content_digest);
 }
 
 }  // namespace

@@ -12,7 +12,9 @@
 #include <string>
 
 #include "dedupe/chunk_name.h"
+#include "dedupe/content_digest.h"
 #include "engine/catalog.h"
+#include "engine/image_digest.h"
 #include "engine/store.h"
 #include "gtest/gtest.h"
 #include "tests/engine/test_util.h"
@@ -415,14 +417,24 @@ TEST(LayerMetadataTest, RecordedAndKeptAcrossReopen) {
     auto store = OpenStore(dir.path());
     ASSERT_TRUE(store);
     LD_ASSERT_OK_AND_ASSIGN(ImportResult imported,
-                            store->ImportImage("os", dev, {"os.img", {}, {}, "gold image"}, nullptr));
+                            store->ImportImage("os", dev, {"os.img", {}, {}, "gold image", /*sha256=*/true},
+                                               nullptr));
     EXPECT_EQ(imported.layer.content_sha256, NameChunk(dev.data()).Hex());
+    // The digest is what `layer digest` finds in the image, holes and all.
+    LD_ASSERT_OK_AND_ASSIGN(ImageDigest from_image, DigestImage(dev, store->chunk_size(),
+                                                                /*delta=*/false, /*sha256=*/false));
+    EXPECT_EQ(imported.layer.content_digest, from_image.content_digest);
+    EXPECT_TRUE(IsContentDigestText(imported.layer.content_digest));
+    LD_ASSERT_OK_AND_ASSIGN(ImportResult plain, store->ImportLayer("plain", dev, "os.img", nullptr));
+    EXPECT_EQ(plain.layer.content_digest, imported.layer.content_digest);
+    EXPECT_TRUE(plain.layer.content_sha256.empty()) << "hashed every byte without --sha256";
     EXPECT_EQ(imported.layer.description, "gold image");
     LD_ASSERT_OK(store->CreateVolume("v", {"os"}, std::nullopt).status());
     LD_ASSERT_OK_AND_ASSIGN(LayerInfo sealed, store->SealVolume("v", "app", "office"));
     EXPECT_EQ(sealed.base, (std::vector<std::string>{"os"}));
     EXPECT_EQ(sealed.source, "seal:v");
     EXPECT_TRUE(sealed.content_sha256.empty());
+    EXPECT_TRUE(sealed.content_digest.empty());
     LD_ASSERT_OK(store->SetLayerDescription("app", "office 2026").status());
     EXPECT_EQ(store->SetLayerDescription("app", std::string(kMaxDescription + 1, 'x')).status().code(),
               absl::StatusCode::kInvalidArgument);
@@ -432,6 +444,10 @@ TEST(LayerMetadataTest, RecordedAndKeptAcrossReopen) {
   LD_ASSERT_OK_AND_ASSIGN(LayerInfo os, store->GetLayer("os"));
   EXPECT_EQ(os.description, "gold image");
   EXPECT_EQ(os.content_sha256, NameChunk(dev.data()).Hex());
+  LD_ASSERT_OK_AND_ASSIGN(ImageDigest from_image,
+                          DigestImage(dev, store->chunk_size(), /*delta=*/false, /*sha256=*/true));
+  EXPECT_EQ(os.content_digest, from_image.content_digest);
+  EXPECT_EQ(from_image.content_sha256, os.content_sha256);
   LD_ASSERT_OK_AND_ASSIGN(LayerInfo app, store->GetLayer("app"));
   EXPECT_EQ(app.description, "office 2026");
   EXPECT_EQ(app.base, (std::vector<std::string>{"os"}));

@@ -40,6 +40,7 @@ class ManifestCodecTest : public ::testing::Test {
 
 TEST_F(ManifestCodecTest, RoundTripKeepsEveryFieldAndTheIdentity) {
   manifest_.description = "gold image";
+  manifest_.content_sha256 = std::string(64, 'e');
   absl::StatusOr<LayerManifest> back = DecodeManifest(EncodeManifest(manifest_));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->name, "os");
@@ -49,10 +50,34 @@ TEST_F(ManifestCodecTest, RoundTripKeepsEveryFieldAndTheIdentity) {
   EXPECT_EQ(back->identity, manifest_.identity);
   EXPECT_EQ(back->description, "gold image");
   EXPECT_EQ(back->content_sha256, manifest_.content_sha256);
-  EXPECT_EQ(back->content_sha256.size(), 64u);  // an imported layer's image hash
+  EXPECT_EQ(back->content_digest, manifest_.content_digest);
+  EXPECT_FALSE(back->content_digest.empty());  // an imported layer's digest
   ASSERT_EQ(back->segments.size(), manifest_.segments.size());
   EXPECT_TRUE(ValidateManifest(*back).ok());
   // The identity recomputed from the decoded map is the published one.
+  EXPECT_EQ(ManifestIdentity(*back, ""), manifest_.identity);
+}
+
+// Manifests published before content digests (version 1: no digest field)
+// still decode, with an empty digest.
+TEST_F(ManifestCodecTest, VersionOneDecodesWithoutADigest) {
+  manifest_.content_sha256 = std::string(64, 'e');
+  manifest_.content_digest = "";
+  std::string bytes = EncodeManifest(manifest_);
+  // Version 2 spells the empty digest as one zero length byte right after
+  // the SHA-256; version 1 has neither it nor the new magic.
+  const size_t sha = bytes.find(manifest_.content_sha256);
+  ASSERT_NE(sha, std::string::npos);
+  ASSERT_EQ(bytes[sha + 64], '\0');
+  bytes.erase(sha + 64, 1);
+  const size_t magic = bytes.find("layerdisk manifest 2");
+  ASSERT_NE(magic, std::string::npos);
+  bytes[magic + std::string("layerdisk manifest ").size()] = '1';
+  absl::StatusOr<LayerManifest> back = DecodeManifest(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->content_sha256, manifest_.content_sha256);
+  EXPECT_TRUE(back->content_digest.empty());
+  EXPECT_EQ(back->segments.size(), manifest_.segments.size());
   EXPECT_EQ(ManifestIdentity(*back, ""), manifest_.identity);
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every import format (VHD and VHDX fixed and dynamic, qcow2, VMDK) made by
 # qemu-img from generated data: imported by magic, read back byte for byte;
-# every export format passes qemu-img info and compare; a second import of
-# the same image stores nothing new.
+# the recorded content digest is the one `layer digest` finds in the file
+# and in its raw form; every export format passes qemu-img info and compare;
+# a second import of the same image stores nothing new.
 source "$(dirname "$0")/lib_images.sh"
 need_tools qemu-img qemu-nbd
 

@@ -44,4 +44,12 @@ import_and_compare() {
   [[ $want_format == vhd ]] && qemu_format=vpc
   qemu-img convert -f "$qemu_format" -O raw "$file" "$WORK/want.raw"
   cmp "$WORK/got.raw" "$WORK/want.raw" || fail "layer $name differs from $file"
+  # The recorded digest is the image's, whichever format holds the bytes.
+  local digest
+  digest=$(json "$WORK/import.json" 'd["layer"]["content_digest"]')
+  ld layer digest "$file" --json >"$WORK/digest.json"
+  [[ $(json "$WORK/digest.json" 'd["content_digest"]') == "$digest" ]] ||
+    fail "layer digest $file differs from what the import of it recorded"
+  [[ $(ld layer digest "$WORK/want.raw" | cut -d' ' -f1) == "$digest" ]] ||
+    fail "the raw form of $file has another digest than the layer"
 }

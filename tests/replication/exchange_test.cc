@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "dedupe/chunk_codec.h"
+#include "dedupe/content_digest.h"
 #include "engine/layer_exchange.h"
 #include "engine/store.h"
 #include "gtest/gtest.h"
@@ -124,7 +125,8 @@ TEST_F(ExchangeTest, MetadataTravelsAndIsChecked) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->description, "gold image, patched in March");
   EXPECT_EQ(got->content_sha256, src_->GetLayer("os")->content_sha256);
-  EXPECT_EQ(got->content_sha256.size(), 64u);
+  EXPECT_EQ(got->content_digest, src_->GetLayer("os")->content_digest);
+  EXPECT_TRUE(IsContentDigestText(got->content_digest)) << got->content_digest;
 
   LayerManifest m = *from_->ExportLayerManifest("os");
   m.name = "os2";
@@ -132,6 +134,9 @@ TEST_F(ExchangeTest, MetadataTravelsAndIsChecked) {
   EXPECT_TRUE(absl::IsInvalidArgument(to_->CommitLayerManifest(m, "test").status()));
   m.description = "";
   m.content_sha256 = "not hex";
+  EXPECT_TRUE(absl::IsInvalidArgument(to_->CommitLayerManifest(m, "test").status()));
+  m.content_sha256 = "";
+  m.content_digest = "blocks-4096:not hex";
   EXPECT_TRUE(absl::IsInvalidArgument(to_->CommitLayerManifest(m, "test").status()));
   EXPECT_TRUE(absl::IsNotFound(dst_->GetLayer("os2").status()));
 }

@@ -122,7 +122,7 @@ grpc::Status ControlService::ImportLayer(grpc::ServerContext*,
   return Reply<ImportResult>(
       store_->ImportImage(header.name(), source,
                           ImportOptions{header.origin(), header.parent(), header.image_id(),
-                                        header.description()},
+                                        header.description(), header.sha256()},
                           nullptr),
       [&](const ImportResult& r) { ToProto(r, out); });
 }

@@ -17,6 +17,7 @@ void ToProto(const LayerInfo& in, v1::LayerInfo* out) {
   out->set_fetched_chunks(in.fetched_chunks);
   out->set_description(in.description);
   out->set_content_sha256(in.content_sha256);
+  out->set_content_digest(in.content_digest);
   for (const auto& b : in.base) out->add_base(b);
 }
 
@@ -36,6 +37,7 @@ LayerInfo FromProto(const v1::LayerInfo& in) {
   l.fetched_chunks = in.fetched_chunks();
   l.description = in.description();
   l.content_sha256 = in.content_sha256();
+  l.content_digest = in.content_digest();
   l.base.assign(in.base().begin(), in.base().end());
   return l;
 }

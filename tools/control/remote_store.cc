@@ -158,6 +158,7 @@ class RemoteStore final : public Store {
     header.set_parent(options.parent);
     header.set_image_id(options.image_id);
     header.set_description(options.description);
+    header.set_sha256(options.sha256);
     header.set_size(source.size());
     for (const DeviceExtent& e : extents) {
       v1::Extent* x = header.add_extents();
