@@ -2,10 +2,11 @@
 #include <algorithm>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/size_parse.h"
 #include "common/status_macros.h"
-#include "absl/strings/str_join.h"
 #include "tools/cli_context.h"
 #include "tools/image_transfer.h"
 #include "tools/images/image_chain.h"
@@ -19,6 +20,15 @@ namespace {
 std::string FetchState(const LayerInfo& l) {
   if (!l.fetching) return "complete";
   return absl::StrFormat("fetching (%d of %d chunks here)", l.fetched_chunks, l.fetch_chunks);
+}
+
+// One of an imported layer's hashes as `layer show` prints it, or why it has
+// none: `missing` for an imported layer, "not imported" for others.
+std::string HashText(const LayerInfo& l, const std::string& hash, const char* missing) {
+  if (!hash.empty()) return hash;
+  const bool imported = absl::StartsWith(l.source, "import:") || !l.content_digest.empty() ||
+                        !l.content_sha256.empty();
+  return imported ? missing : "- (not imported)";
 }
 
 std::string DescribeLayerText(const LayerInfo& l) {
@@ -41,10 +51,8 @@ std::string DescribeLayerText(const LayerInfo& l) {
       l.sealed ? "yes" : "no (sealing)", l.source,
       l.parent.empty() ? "none (a whole disk)" : l.parent,
       l.image_id.empty() ? "-" : l.image_id, FetchState(l),
-      l.content_digest.empty() ? "- (not imported)" : l.content_digest,
-      !l.content_sha256.empty()   ? l.content_sha256
-      : l.content_digest.empty() ? "- (not imported)"
-                                 : "- (import with --sha256)",
+      HashText(l, l.content_digest, "- (imported before content digests)"),
+      HashText(l, l.content_sha256, "- (import with --sha256)"),
       l.base.empty() ? "-" : absl::StrJoin(l.base, ", "), FormatUnixTime(l.created_unix),
       l.description.empty() ? "-" : l.description);
 }
