@@ -122,6 +122,8 @@ absl::StatusOr<std::unique_ptr<ChunkBytes>> OpenRadosChunkBytes(const RadosOpen&
   conn->where = open.where;
   if (open.join) {
     RETURN_IF_ERROR(JoinRadosPool(*conn, open.chunk_size, open.where));
+  } else {
+    RETURN_IF_ERROR(CheckRegisteredInRadosPool(*conn));
   }
   return std::unique_ptr<ChunkBytes>(std::make_unique<RadosChunkBytes>(std::move(conn)));
 }

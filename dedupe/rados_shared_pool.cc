@@ -22,6 +22,8 @@ namespace {
 
 constexpr char kPoolObject[] = "layerdisk.pool";
 constexpr char kLayersObject[] = "layerdisk.layers";
+// The key of each registered store in kPoolObject's omap, before its id.
+constexpr char kStoreKeyPrefix[] = "store.";
 constexpr size_t kManifestPartBytes = 4 << 20;
 // 64 GiB of manifest: an 8 TiB layer of 4 KiB chunks. An entry claiming more
 // is damaged (or hostile), not a layer to allocate for.
@@ -102,7 +104,7 @@ class RadosSharedPool : public SharedPool {
       std::vector<std::string> oids;
       for (size_t i = begin; i < std::min(names.size(), begin + kBatch); ++i)
         oids.push_back(names[i].Hex());
-      ASSIGN_OR_RETURN(uint64_t n, ReleaseBatch(oids));
+      ASSIGN_OR_RETURN(uint64_t n, ReleaseBatch(oids, conn_->RefKey()));
       removed += n;
     }
     return removed;
@@ -110,20 +112,60 @@ class RadosSharedPool : public SharedPool {
 
   absl::Status ForEachSweepCandidate(
       const std::function<absl::Status(absl::Span<const ChunkName>)>& fn) override {
-    librados::ObjectCursor cursor = conn_->io.object_list_begin();
-    const librados::ObjectCursor end = conn_->io.object_list_end();
-    while (!conn_->io.object_list_is_end(cursor)) {
-      std::vector<librados::ObjectItem> items;
-      int r = conn_->io.object_list(cursor, end, kBatch, {}, &items, &cursor);
-      RETURN_IF_ERROR(FromRados(r, absl::StrCat("list RADOS pool ", pool_name())));
-      std::vector<ChunkName> chunks;
-      for (const librados::ObjectItem& item : items) {
-        if (std::optional<ChunkName> name = ChunkName::FromHex(item.oid)) chunks.push_back(*name);
-      }
+    return ForEachChunkBatch([&](const std::vector<ChunkName>& chunks) -> absl::Status {
       ASSIGN_OR_RETURN(std::vector<ChunkName> candidates, SweepCandidates(chunks));
       if (!candidates.empty()) RETURN_IF_ERROR(fn(candidates));
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<PoolStore>> ListStores() override {
+    std::vector<PoolStore> out;
+    std::string after = kStoreKeyPrefix;
+    for (bool more = true; more;) {
+      std::map<std::string, librados::bufferlist> vals;
+      int r = conn_->io.omap_get_vals2(kPoolObject, after, kStoreKeyPrefix, 1000, &vals, &more);
+      RETURN_IF_ERROR(FromRados(r, absl::StrCat("read the stores of RADOS pool ", pool_name())));
+      for (auto& [key, bl] : vals) {
+        std::string id = key.substr(sizeof(kStoreKeyPrefix) - 1);
+        out.push_back({id, bl.to_str(), id == conn_->target.store_id});
+        after = key;
+      }
+      if (vals.empty()) break;
     }
-    return absl::OkStatus();
+    return out;
+  }
+
+  absl::StatusOr<PoolForgetResult> ForgetStore(const std::string& store_id) override {
+    if (store_id == conn_->target.store_id)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store ", store_id, " is this store; forget a store only from another one"));
+    if (store_id.empty() || store_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", store_id, "' is not a store id (hex digits; see pool stores)"));
+    PoolForgetResult result;
+    const std::string store_key = kStoreKeyPrefix + store_id;
+    std::map<std::string, librados::bufferlist> registered;
+    int r = conn_->io.omap_get_vals_by_keys(kPoolObject, {store_key}, &registered);
+    RETURN_IF_ERROR(FromRados(r, absl::StrCat("read the stores of RADOS pool ", pool_name())));
+    result.was_registered = !registered.empty();
+    // Unregistered first: should the store come back while its references
+    // go, it refuses to open instead of adding new ones.
+    librados::ObjectWriteOperation unregister;
+    unregister.omap_rm_keys({store_key});
+    RETURN_IF_ERROR(FromRados(conn_->io.operate(kPoolObject, &unregister),
+                              absl::StrCat("unregister store ", store_id, " from RADOS pool ",
+                                           pool_name())));
+    const std::string ref_key = "ref." + store_id;
+    RETURN_IF_ERROR(ForEachChunkBatch([&](const std::vector<ChunkName>& chunks) -> absl::Status {
+      ASSIGN_OR_RETURN(std::vector<std::string> held, HoldingRef(chunks, ref_key));
+      if (held.empty()) return absl::OkStatus();
+      ASSIGN_OR_RETURN(uint64_t removed, ReleaseBatch(held, ref_key));
+      result.references_dropped += held.size();
+      result.chunks_removed += removed;
+      return absl::OkStatus();
+    }));
+    return result;
   }
 
   absl::Status PublishLayer(const std::string& name, const std::string& identity,
@@ -239,16 +281,8 @@ class RadosSharedPool : public SharedPool {
       usage.objects = it->second.num_objects;
       usage.bytes = it->second.num_bytes;
     }
-    std::string after = "store.";
-    for (bool more = true; more;) {
-      std::set<std::string> keys;
-      int r = conn_->io.omap_get_keys2(kPoolObject, after, 1000, &keys, &more);
-      RETURN_IF_ERROR(FromRados(r, absl::StrCat("read the stores of RADOS pool ", pool_name())));
-      for (const std::string& k : keys)
-        if (k.rfind("store.", 0) == 0) ++usage.stores;
-      if (keys.empty()) break;
-      after = *keys.rbegin();
-    }
+    ASSIGN_OR_RETURN(std::vector<PoolStore> stores, ListStores());
+    usage.stores = stores.size();
     return usage;
   }
 
@@ -261,15 +295,16 @@ class RadosSharedPool : public SharedPool {
     return ref;
   }
 
-  // Drops this store's reference from each object, then removes the ones
+  // Drops the reference `ref_key` from each object, then removes the ones
   // left with none, asserting the version seen empty: a reference another
   // store adds meanwhile changes it, and that object stays.
-  absl::StatusOr<uint64_t> ReleaseBatch(const std::vector<std::string>& oids) {
+  absl::StatusOr<uint64_t> ReleaseBatch(const std::vector<std::string>& oids,
+                                        const std::string& ref_key) {
     const size_t n = oids.size();
     std::vector<librados::ObjectWriteOperation> drops(n);
     {
       AioBatch batch(&conn_->io);
-      std::set<std::string> ref{conn_->RefKey()};
+      std::set<std::string> ref{ref_key};
       for (size_t i = 0; i < n; ++i) {
         drops[i].omap_rm_keys(ref);
         batch.Write(oids[i], &drops[i]);
@@ -310,6 +345,47 @@ class RadosSharedPool : public SharedPool {
                                          pool_name()));
     }
     return removed;
+  }
+
+  // Calls `fn` with the chunk objects of the pool, a batch at a time.
+  absl::Status ForEachChunkBatch(
+      const std::function<absl::Status(const std::vector<ChunkName>&)>& fn) {
+    librados::ObjectCursor cursor = conn_->io.object_list_begin();
+    const librados::ObjectCursor end = conn_->io.object_list_end();
+    while (!conn_->io.object_list_is_end(cursor)) {
+      std::vector<librados::ObjectItem> items;
+      int r = conn_->io.object_list(cursor, end, kBatch, {}, &items, &cursor);
+      RETURN_IF_ERROR(FromRados(r, absl::StrCat("list RADOS pool ", pool_name())));
+      std::vector<ChunkName> chunks;
+      for (const librados::ObjectItem& item : items) {
+        if (std::optional<ChunkName> name = ChunkName::FromHex(item.oid)) chunks.push_back(*name);
+      }
+      if (!chunks.empty()) RETURN_IF_ERROR(fn(chunks));
+    }
+    return absl::OkStatus();
+  }
+
+  // Of `chunks`, the objects (by name) carrying the reference `ref_key`.
+  absl::StatusOr<std::vector<std::string>> HoldingRef(const std::vector<ChunkName>& chunks,
+                                                      const std::string& ref_key) {
+    const size_t n = chunks.size();
+    std::vector<std::map<std::string, librados::bufferlist>> vals(n);
+    std::vector<int> results(n);
+    std::vector<librados::ObjectReadOperation> reads(n);
+    AioBatch batch(&conn_->io);
+    for (size_t i = 0; i < n; ++i) {
+      reads[i].omap_get_vals_by_keys({ref_key}, &vals[i], &results[i]);
+      batch.Read(chunks[i].Hex(), &reads[i]);
+    }
+    batch.Wait();
+    std::vector<std::string> out;
+    for (size_t i = 0; i < n; ++i) {
+      if (batch.result(i) == -ENOENT) continue;  // removed meanwhile
+      RETURN_IF_ERROR(FromRados(batch.result(i), absl::StrCat("read chunk ", chunks[i].Hex(),
+                                                              " in RADOS pool ", pool_name())));
+      if (!vals[i].empty()) out.push_back(chunks[i].Hex());
+    }
+    return out;
   }
 
   // Of `chunks`, those carrying this store's reference or none.
@@ -401,11 +477,24 @@ absl::Status JoinRadosPool(RadosConnection& conn, uint32_t chunk_size, const std
     RETURN_IF_ERROR(FromRados(r, absl::StrCat("make the layerdisk record of RADOS pool ", pool)));
   }
   std::map<std::string, librados::bufferlist> kv;
-  kv["store." + conn.target.store_id] = Bytes(where);
+  kv[kStoreKeyPrefix + conn.target.store_id] = Bytes(where);
   librados::ObjectWriteOperation join;
   join.omap_set(kv);
   return FromRados(conn.io.operate(kPoolObject, &join),
                    absl::StrCat("register the store in RADOS pool ", pool));
+}
+
+absl::Status CheckRegisteredInRadosPool(RadosConnection& conn) {
+  std::map<std::string, librados::bufferlist> vals;
+  int r = conn.io.omap_get_vals_by_keys(kPoolObject, {kStoreKeyPrefix + conn.target.store_id},
+                                        &vals);
+  RETURN_IF_ERROR(FromRados(r, absl::StrCat("read the stores of RADOS pool ", conn.target.pool)));
+  if (vals.empty())
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this store (id ", conn.target.store_id, ") was forgotten from RADOS pool ",
+        conn.target.pool, " (layerdisk pool forget): chunks it referenced may be gone; "
+        "make a new store with layerdisk init"));
+  return absl::OkStatus();
 }
 
 std::unique_ptr<SharedPool> NewRadosSharedPool(std::shared_ptr<RadosConnection> conn) {

@@ -18,6 +18,11 @@ namespace layerdisk {
 absl::Status JoinRadosPool(RadosConnection& conn, uint32_t chunk_size,
                            const std::string& where);
 
+// FailedPrecondition when the store is not registered in the pool: it was
+// forgotten (SharedPool::ForgetStore) and the chunks it referenced may be
+// gone.
+absl::Status CheckRegisteredInRadosPool(RadosConnection& conn);
+
 std::unique_ptr<SharedPool> NewRadosSharedPool(std::shared_ptr<RadosConnection> conn);
 
 }  // namespace layerdisk

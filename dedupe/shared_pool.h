@@ -33,6 +33,20 @@ struct PoolLayer {
   std::string published_by;  // "host:directory" of the store that published it
 };
 
+// A store registered in the pool.
+struct PoolStore {
+  std::string id;     // its store id (the `ref.<id>` keys it puts on chunks)
+  std::string where;  // "host:directory" it registered from
+  bool self = false;  // the store asking
+};
+
+// What forgetting a store took from the pool.
+struct PoolForgetResult {
+  bool was_registered = false;
+  uint64_t references_dropped = 0;  // its keys removed from chunk objects
+  uint64_t chunks_removed = 0;      // objects left with no store's key
+};
+
 struct PoolUsage {
   uint64_t objects = 0;
   uint64_t bytes = 0;
@@ -72,6 +86,16 @@ class SharedPool {
   virtual absl::StatusOr<std::vector<PoolLayer>> ListLayers() = 0;
   // Removes `name` from the catalog if it still holds `identity`.
   virtual absl::Status UnpublishLayer(const std::string& name, const std::string& identity) = 0;
+
+  // --- the stores sharing the pool ---
+  virtual absl::StatusOr<std::vector<PoolStore>> ListStores() = 0;
+  // For a store that is gone for good (its host decommissioned, its
+  // directory lost): unregisters it, so that it refuses to open should it
+  // come back, then drops its reference from every chunk object and
+  // removes the objects no store references any more. Idempotent: an
+  // interrupted call is finished by another. FailedPrecondition for the
+  // store asking. A store still running when forgotten loses chunks.
+  virtual absl::StatusOr<PoolForgetResult> ForgetStore(const std::string& store_id) = 0;
 
   virtual absl::StatusOr<PoolUsage> Usage() = 0;
   // The pool's name, for messages.

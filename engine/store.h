@@ -193,6 +193,20 @@ struct PoolLayerInfo {
   bool here = false;         // this store holds a layer of that name
 };
 
+// A store registered in the RADOS pool this store shares (docs/ceph.md).
+struct PoolStoreInfo {
+  std::string id;     // the store id its chunk references carry
+  std::string where;  // "host:directory" it registered from
+  bool self = false;  // this store
+};
+
+// What `pool forget` took from the pool.
+struct PoolForgetInfo {
+  bool was_registered = false;
+  uint64_t references_dropped = 0;
+  uint64_t chunks_removed = 0;
+};
+
 struct GcResult {
   uint64_t layers_removed = 0;
   uint64_t chunks_removed = 0;
@@ -428,6 +442,13 @@ class Store {
   // listed here and not `here` is adopted by the first volume create or
   // rebase that names it.
   virtual absl::StatusOr<std::vector<PoolLayerInfo>> ListPoolLayers() = 0;
+  // The stores registered in that pool. FailedPrecondition for a store
+  // whose chunks are its own.
+  virtual absl::StatusOr<std::vector<PoolStoreInfo>> ListPoolStores() = 0;
+  // Forgets a store that is gone for good (SharedPool::ForgetStore): its
+  // references leave every chunk object and the chunks only it held leave
+  // the pool. A store still running when forgotten loses chunks.
+  virtual absl::StatusOr<PoolForgetInfo> ForgetPoolStore(const std::string& store_id) = 0;
   // Removes layers nothing references and chunks no layer references. Safe
   // while volumes are in use.
   virtual absl::StatusOr<GcResult> Gc() = 0;

@@ -102,6 +102,8 @@ class StoreImpl final : public Store {
   absl::StatusOr<StoreStats> Stats() override;
   absl::StatusOr<GcResult> Gc() override;
   absl::StatusOr<std::vector<PoolLayerInfo>> ListPoolLayers() override;
+  absl::StatusOr<std::vector<PoolStoreInfo>> ListPoolStores() override;
+  absl::StatusOr<PoolForgetInfo> ForgetPoolStore(const std::string& store_id) override;
   absl::StatusOr<FsckReport> Fsck(const ProgressFn& progress) override;
   absl::Status WaitForBackgroundWork() override;
 
@@ -265,6 +267,9 @@ class StoreImpl final : public Store {
   absl::StatusOr<GcResult> GcHere();
   // Publishes a new layer when the pool is shared (no-op otherwise).
   absl::Status PublishNew(const std::string& name);
+  // The RADOS pool the chunks live in; FailedPrecondition for a store whose
+  // chunks are its own.
+  absl::StatusOr<SharedPool*> SharedPoolOrError();
 
   // --- layers still fetching (branch cache mode, store_fetching.cc) ---
   // The distinct chunks a fetching layer maps that the store lacks.

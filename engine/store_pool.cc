@@ -6,6 +6,7 @@
 // PoolCatalog outside the store's lock. A store with its own chunks only
 // passes through.
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "engine/store_impl.h"
 
@@ -120,6 +121,30 @@ absl::StatusOr<std::vector<PoolLayerInfo>> StoreImpl::ListPoolLayers() {
   for (const LayerInfo& l : local) here.insert(l.name);
   for (const PoolLayer& p : published) out.push_back({p.name, p.published_by, here.contains(p.name)});
   return out;
+}
+
+absl::StatusOr<SharedPool*> StoreImpl::SharedPoolOrError() {
+  SharedPool* pool = chunks_->shared_pool();
+  if (pool == nullptr)
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "store %s keeps its chunks itself; pool commands are for stores made with "
+        "init --chunks rados",
+        dir_));
+  return pool;
+}
+
+absl::StatusOr<std::vector<PoolStoreInfo>> StoreImpl::ListPoolStores() {
+  ASSIGN_OR_RETURN(SharedPool * pool, SharedPoolOrError());
+  ASSIGN_OR_RETURN(std::vector<PoolStore> stores, pool->ListStores());
+  std::vector<PoolStoreInfo> out;
+  for (const PoolStore& s : stores) out.push_back({s.id, s.where, s.self});
+  return out;
+}
+
+absl::StatusOr<PoolForgetInfo> StoreImpl::ForgetPoolStore(const std::string& store_id) {
+  ASSIGN_OR_RETURN(SharedPool * pool, SharedPoolOrError());
+  ASSIGN_OR_RETURN(PoolForgetResult r, pool->ForgetStore(store_id));
+  return PoolForgetInfo{r.was_registered, r.references_dropped, r.chunks_removed};
 }
 
 }  // namespace layerdisk

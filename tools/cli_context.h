@@ -46,6 +46,7 @@ void RegisterSnapshotCommands(CLI::App& app, CliContext& ctx);     // snapshot .
 void RegisterSnapshotScheduleCommands(CLI::App* snapshot_group, CliContext& ctx);
 void RegisterServeCommand(CLI::App& app, CliContext& ctx);         // serve
 void RegisterReplicateCommands(CLI::App& app, CliContext& ctx);   // replicate ...
+void RegisterPoolCommands(CLI::App& app, CliContext& ctx);         // pool stores, pool forget
 // layer diff/conflicts, snapshot diff, volume map; after their groups.
 void RegisterCompareCommands(CLI::App& app, CliContext& ctx);
 

@@ -38,6 +38,7 @@ int Run(int argc, char** argv) {
   RegisterCompareCommands(app, ctx);
   RegisterServeCommand(app, ctx);
   RegisterReplicateCommands(app, ctx);
+  RegisterPoolCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -12,6 +12,8 @@
 #    data is intact, A restarts clean without the layer, and A's gc sweeps
 #    exactly the killed import's chunks from the pool.
 #  - stats show the pool and the chunk cache's hit rate.
+#  - A is decommissioned: B forgets it (pool forget), which removes exactly
+#    the chunks only A held; B reads on, and A refuses to open.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$here/../.." && pwd)
@@ -207,6 +209,42 @@ ld b --json stats >stats.json
 [[ $(json stats.json 'd["cache"]["hits"] > 0') == True ]] || fail "no cache hits: $(cat stats.json)"
 ld b stats | grep -q "RADOS pool     shared" || fail "stats text shows no pool"
 ld b stats | grep -q "hit rate" || fail "stats text shows no cache hit rate"
+
+# --- A is decommissioned: B forgets it ---------------------------------------
+make_image only-a.img 2 99  # 512 distinct chunks no other store holds
+ld a layer import only-a only-a.img >/dev/null
+objects_with_a=$(chunk_objects)
+ld b --json pool stores >stores.json
+id_a=$(json stores.json '[s["id"] for s in d["stores"] if not s["self"]][0]')
+id_b=$(json stores.json '[s["id"] for s in d["stores"] if s["self"]][0]')
+ld b pool stores | grep -q "$id_b .*(this store)" || fail "pool stores text: $(ld b pool stores)"
+expect_fail 5 --store "$WORK/b" pool forget "$id_a"
+expect_message "--confirm"
+expect_fail 5 --store "$WORK/b" pool forget "$id_b" --confirm
+expect_message "is this store"
 stop a
+ld b --json pool forget "$id_a" --confirm >forget.json
+[[ $(json forget.json 'd["was_registered"]') == True ]] || fail "forget: $(cat forget.json)"
+[[ $(json forget.json 'd["chunks_removed"]') == 512 ]] ||
+  fail "forget removed other than the 512 chunks only A held: $(cat forget.json)"
+[[ $(json forget.json 'd["references_dropped"] > 512') == True ]] || fail "forget: $(cat forget.json)"
+[[ $(chunk_objects) -eq $((objects_with_a - 512)) ]] ||
+  fail "the pool holds $(chunk_objects) chunk objects after forget, $objects_with_a before"
+[[ $(rados_cli -p shared listomapkeys layerdisk.pool | grep -c "$id_a") == 0 ]] ||
+  fail "A is still registered in the pool"
+if rados_cli -p shared ls | grep -E '^[0-9a-f]{64}$' | head -64 |
+  while read -r oid; do rados_cli -p shared listomapkeys "$oid"; done | grep -q "ref.$id_a"; then
+  fail "a chunk object still carries A's reference"
+fi
+# B keeps everything it holds.
+ld b fsck | grep -q "no problems" || fail "fsck on B after forgetting A: $(ld b fsck)"
+expect_reads b desk patched.img
+for i in 1 2 3; do expect_reads b "layer:b$i" "img$i.img"; done
+# Forgetting again finds nothing left; A, should it come back, refuses to open.
+ld b --json pool forget "$id_a" --confirm >forget.json
+[[ $(json forget.json '[d["was_registered"], d["references_dropped"], d["chunks_removed"]]') == "[False, 0, 0]" ]] ||
+  fail "a second forget: $(cat forget.json)"
+expect_fail 5 --store "$WORK/a" layer list
+expect_message "was forgotten from RADOS pool shared"
 stop b
 echo PASS

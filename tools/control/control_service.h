@@ -76,6 +76,10 @@ class ControlService final : public v1::Control::Service {
                                        const v1::ScheduledSnapshotRequest* in,
                                        v1::SnapshotInfo* out) override;
   grpc::Status Stats(grpc::ServerContext*, const v1::Empty*, v1::StoreStats* out) override;
+  grpc::Status ListPoolStores(grpc::ServerContext*, const v1::Empty*,
+                              v1::PoolStoreList* out) override;
+  grpc::Status ForgetPoolStore(grpc::ServerContext*, const v1::ForgetPoolStoreRequest* in,
+                               v1::ForgetPoolStoreResult* out) override;
   grpc::Status ListPoolLayers(grpc::ServerContext*, const v1::Empty*,
                               v1::PoolLayerList* out) override;
   grpc::Status Gc(grpc::ServerContext*, const v1::Empty*, v1::GcResult* out) override;
