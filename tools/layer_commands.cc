@@ -100,6 +100,10 @@ absl::Status Show(CliContext& ctx, const std::string& name) {
 absl::Status Delete(CliContext& ctx, const std::string& name) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
   RETURN_IF_ERROR(store->DeleteLayer(name));
+  // The map goes in the background; a command that exits first would leave
+  // it to the next one, whose stats would not count the layer's chunks as
+  // unreferenced yet.
+  RETURN_IF_ERROR(store->WaitForBackgroundWork());
   Emit(ctx.json, {{"deleted", name}},
        absl::StrFormat("deleted layer %s (run `layerdisk gc` to reclaim its chunks)",
                        name));
