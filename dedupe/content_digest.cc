@@ -12,12 +12,15 @@ constexpr char kHeader[] = "layerdisk content digest 1";
 constexpr char kDataTag = 'D';
 constexpr char kZeroTag = 'Z';
 
+uint64_t WholeSectors(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
+
 }  // namespace
 
 ContentDigest::ContentDigest(uint64_t image_size, uint32_t block_size)
-    : total_blocks_((image_size + block_size - 1) / block_size), block_size_(block_size) {
+    : total_blocks_((WholeSectors(image_size) + block_size - 1) / block_size),
+      block_size_(block_size) {
   std::string header(kHeader, sizeof(kHeader) - 1);
-  PutFixed64(&header, image_size);
+  PutFixed64(&header, WholeSectors(image_size));
   PutFixed32(&header, block_size);
   hasher_.Update(header);
 }

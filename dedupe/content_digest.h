@@ -24,8 +24,10 @@ namespace layerdisk {
 
 class ContentDigest {
  public:
-  // An image of `image_size` bytes in blocks of `block_size` (the last one
-  // zero-padded, as the import names it).
+  // An image of `image_size` bytes in blocks of `block_size`. The size
+  // counts whole 512-byte sectors and the last block is zero-padded, as the
+  // layer made from the image reads: a layer's digest follows from its map
+  // and size alone (layers/map_digest.h).
   ContentDigest(uint64_t image_size, uint32_t block_size);
 
   // The next block holds data named `name`.

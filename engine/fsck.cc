@@ -9,6 +9,7 @@
 #include "dedupe/chunk_codec.h"
 #include "dedupe/rocks_status.h"
 #include "engine/store_impl.h"
+#include "layers/map_digest.h"
 
 namespace layerdisk {
 
@@ -55,8 +56,13 @@ absl::StatusOr<FsckReport> StoreImpl::Fsck(const ProgressFn& progress) {
   }
   report.layers_checked = layers.size();
 
-  // 2. Maps: every segment decodes; count the references they hold.
+  // 2. Maps: every segment decodes; count the references they hold; an
+  // imported layer's map spells the content digest its import recorded.
   absl::flat_hash_map<ChunkName, int64_t> expected;
+  std::map<uint64_t, MapDigest> digests;  // by layer id
+  for (const LayerRecord& l : layers)
+    if (!l.content_digest.empty() && l.state == LayerState::kLive)
+      digests.try_emplace(l.id, l.size, chunk_size());
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), maps_));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -75,6 +81,7 @@ absl::StatusOr<FsckReport> StoreImpl::Fsck(const ProgressFn& progress) {
         continue;
       }
       report.map_entries_checked += kSegmentBlocks - seg->states.Count(BlockKind::kAbsent);
+      if (auto d = digests.find(layer); d != digests.end()) d->second.AddSegment(segment, *seg);
       // A layer still fetching holds no references yet, and the chunks it
       // names may not be here (docs/replication.md, "Branch cache mode").
       auto owner = by_id.find(layer);
@@ -82,6 +89,14 @@ absl::StatusOr<FsckReport> StoreImpl::Fsck(const ProgressFn& progress) {
       for (const ChunkName& n : seg->names) ++expected[n];
     }
     RETURN_IF_ERROR(FromRocks(it->status(), "scan maps"));
+  }
+  for (auto& [id, digest] : digests) {
+    const LayerRecord& l = *by_id[id];
+    if (std::string spelled = digest.Text(); spelled != l.content_digest)
+      problem(absl::StrFormat(
+          "layer '%s': its map does not read as the image it was imported from (its content "
+          "digest is %s, recorded %s)",
+          l.name, spelled, l.content_digest));
   }
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), heads_));

@@ -10,6 +10,7 @@
 #include "engine/layer_exchange.h"
 #include "engine/store_impl.h"
 #include "layers/layer_writer.h"
+#include "layers/map_digest.h"
 
 namespace layerdisk {
 
@@ -90,6 +91,22 @@ absl::Status ValidateManifest(const LayerManifest& m) {
         m.data_blocks));
   return absl::OkStatus();
 }
+
+namespace {
+
+// The content digest is metadata the identity does not cover: it must be
+// the one the map spells, or the layer would claim to be an image it is not.
+absl::Status CheckContentDigest(const LayerManifest& m) {
+  if (m.content_digest.empty()) return absl::OkStatus();
+  MapDigest spelled(m.size, m.block_size);
+  for (const ManifestSegment& s : m.segments) spelled.AddSegment(s.index, s.map);
+  if (spelled.Text() != m.content_digest)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "manifest of '%s': its map does not read as its content digest says", m.name));
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 // Friend of StoreImpl: reaches its catalog, maps and chunks.
 class StoreExchange final : public LayerExchange {
@@ -251,6 +268,7 @@ absl::StatusOr<LayerInfo> StoreExchange::CommitManifest(const LayerManifest& m,
           absl::StrFormat(
               "the manifest of layer '%s' does not match its identity%s", m.name,
               m.parent.empty() ? "" : " over the local parent layer (different content?)"));
+    RETURN_IF_ERROR(CheckContentDigest(m));
     rocksdb::WriteBatch batch;
     rec.id = s_->AllocateId(&batch);
     rec.name = m.name;

@@ -138,6 +138,10 @@ TEST_F(ExchangeTest, MetadataTravelsAndIsChecked) {
   m.content_sha256 = "";
   m.content_digest = "blocks-4096:not hex";
   EXPECT_TRUE(absl::IsInvalidArgument(to_->CommitLayerManifest(m, "test").status()));
+  // Well spelled, but not what the map spells: a layer claiming to be an
+  // image it is not.
+  m.content_digest = "blocks-4096:" + std::string(64, 'e');
+  EXPECT_TRUE(absl::IsInvalidArgument(to_->CommitLayerManifest(m, "test").status()));
   EXPECT_TRUE(absl::IsNotFound(dst_->GetLayer("os2").status()));
 }
 
