@@ -2,7 +2,9 @@
 # Differencing VHD/VHDX chains (made by make_differencing.py) and qcow2
 # backing chains import as layer stacks that compose to exactly what the
 # chain reads as; --parent stacks on an existing layer after checking the
-# parent's identity; a mismatch or a loop is refused and leaves nothing.
+# parent's identity; a mismatch or a loop is refused and leaves nothing; a
+# delta layer's digest is `layer digest` of its file, and fsck finds every
+# map spelling its digest.
 source "$(dirname "$0")/lib_images.sh"
 need_tools qemu-img qemu-nbd qemu-io
 
@@ -39,6 +41,9 @@ for fmt in vhd vhdx; do
   compose "c$fmt" "g$fmt.2,g$fmt.1" want-child.raw
   # The delta holds only what the child wrote, not the whole disk.
   [[ $(json chain.json 'd["stack"][2]["logical_bytes"]') -le $((3 << 20)) ]] || fail "$fmt delta too big"
+  # Its digest is the one `layer digest` finds in the child file alone.
+  [[ $(json chain.json 'd["layer"]["content_digest"]') == $(ld layer digest grandchild.$fmt | cut -d' ' -f1) ]] ||
+    fail "$fmt delta's digest differs from layer digest of grandchild.$fmt"
 
   # Again by hand: the parent layer named with --parent, identity checked.
   # The base is already in the store (same identifier): it is reused.
@@ -93,4 +98,6 @@ ld layer import q2 top.qcow2 --parent q.1 >/dev/null
 compose vq2 q.2,q.1,q2 want-top.raw
 # The overlay's delta layer maps only what the overlay allocates.
 [[ $(json q.json 'd["layer"]["logical_bytes"]') -le $((256 << 10)) ]] || fail "qcow2 overlay delta too big"
+# Every delta layer's map still spells the digest its import recorded.
+ld fsck | grep -q "no problems" || fail "fsck after the chain imports: $(ld fsck)"
 echo PASS
