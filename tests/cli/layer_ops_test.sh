@@ -154,6 +154,12 @@ ld layer merge both2 os1 app >/dev/null
 ld layer describe both2 "via server" >/dev/null
 ld layer show both2 --json >both2.json
 [[ $(json both2.json 'd["description"]') == "via server" ]] || fail "remote describe"
+# An import through the server records the same digest, and --sha256 reaches it.
+ld layer import os1-remote os1.img --sha256 --json >remote-import.json
+[[ $(json remote-import.json 'd["layer"]["content_digest"]') == $(json os1.json 'd["layer"]["content_digest"]') ]] ||
+  fail "an import through the server recorded another digest"
+[[ $(json remote-import.json 'd["layer"]["content_sha256"]') == $(sha256sum <os1.img | cut -d' ' -f1) ]] ||
+  fail "--sha256 did not reach the server"
 expect_fail 2 volume rebase v --layers small
 expect_fail 3 layer merge y nosuch
 kill $server
