@@ -21,6 +21,9 @@ namespace layerdisk {
 // Maps a librados return value (negative errno) to a Status naming `what`.
 absl::Status FromRados(int r, const std::string& what);
 
+// The omap key by which store `store_id` references a chunk object.
+inline std::string RadosRefKey(const std::string& store_id) { return "ref." + store_id; }
+
 struct RadosConnection {
   RadosTarget target;
   std::string where;  // this store's host and directory, for other stores' messages
@@ -29,7 +32,7 @@ struct RadosConnection {
 
   ~RadosConnection();
   // The omap key by which this store references a chunk object.
-  std::string RefKey() const { return "ref." + target.store_id; }
+  std::string RefKey() const { return RadosRefKey(target.store_id); }
 };
 
 // Connects and opens the pool, with client timeouts set so that an

@@ -156,7 +156,7 @@ class RadosSharedPool : public SharedPool {
     RETURN_IF_ERROR(FromRados(conn_->io.operate(kPoolObject, &unregister),
                               absl::StrCat("unregister store ", store_id, " from RADOS pool ",
                                            pool_name())));
-    const std::string ref_key = "ref." + store_id;
+    const std::string ref_key = RadosRefKey(store_id);
     RETURN_IF_ERROR(ForEachChunkBatch([&](const std::vector<ChunkName>& chunks) -> absl::Status {
       ASSIGN_OR_RETURN(std::vector<std::string> held, HoldingRef(chunks, ref_key));
       if (held.empty()) return absl::OkStatus();

@@ -19,6 +19,7 @@
 #include "common/env.h"
 #include "common/layer_map.h"
 #include "dedupe/chunk_bytes.h"
+#include "dedupe/shared_pool.h"
 
 namespace layerdisk {
 
@@ -191,20 +192,6 @@ struct PoolLayerInfo {
   std::string name;
   std::string published_by;  // "host:directory" of the store that published it
   bool here = false;         // this store holds a layer of that name
-};
-
-// A store registered in the RADOS pool this store shares (docs/ceph.md).
-struct PoolStoreInfo {
-  std::string id;     // the store id its chunk references carry
-  std::string where;  // "host:directory" it registered from
-  bool self = false;  // this store
-};
-
-// What `pool forget` took from the pool.
-struct PoolForgetInfo {
-  bool was_registered = false;
-  uint64_t references_dropped = 0;
-  uint64_t chunks_removed = 0;
 };
 
 struct GcResult {
@@ -444,11 +431,11 @@ class Store {
   virtual absl::StatusOr<std::vector<PoolLayerInfo>> ListPoolLayers() = 0;
   // The stores registered in that pool. FailedPrecondition for a store
   // whose chunks are its own.
-  virtual absl::StatusOr<std::vector<PoolStoreInfo>> ListPoolStores() = 0;
+  virtual absl::StatusOr<std::vector<PoolStore>> ListPoolStores() = 0;
   // Forgets a store that is gone for good (SharedPool::ForgetStore): its
   // references leave every chunk object and the chunks only it held leave
   // the pool. A store still running when forgotten loses chunks.
-  virtual absl::StatusOr<PoolForgetInfo> ForgetPoolStore(const std::string& store_id) = 0;
+  virtual absl::StatusOr<PoolForgetResult> ForgetPoolStore(const std::string& store_id) = 0;
   // Removes layers nothing references and chunks no layer references. Safe
   // while volumes are in use.
   virtual absl::StatusOr<GcResult> Gc() = 0;

@@ -102,8 +102,8 @@ class StoreImpl final : public Store {
   absl::StatusOr<StoreStats> Stats() override;
   absl::StatusOr<GcResult> Gc() override;
   absl::StatusOr<std::vector<PoolLayerInfo>> ListPoolLayers() override;
-  absl::StatusOr<std::vector<PoolStoreInfo>> ListPoolStores() override;
-  absl::StatusOr<PoolForgetInfo> ForgetPoolStore(const std::string& store_id) override;
+  absl::StatusOr<std::vector<PoolStore>> ListPoolStores() override;
+  absl::StatusOr<PoolForgetResult> ForgetPoolStore(const std::string& store_id) override;
   absl::StatusOr<FsckReport> Fsck(const ProgressFn& progress) override;
   absl::Status WaitForBackgroundWork() override;
 

@@ -133,18 +133,14 @@ absl::StatusOr<SharedPool*> StoreImpl::SharedPoolOrError() {
   return pool;
 }
 
-absl::StatusOr<std::vector<PoolStoreInfo>> StoreImpl::ListPoolStores() {
+absl::StatusOr<std::vector<PoolStore>> StoreImpl::ListPoolStores() {
   ASSIGN_OR_RETURN(SharedPool * pool, SharedPoolOrError());
-  ASSIGN_OR_RETURN(std::vector<PoolStore> stores, pool->ListStores());
-  std::vector<PoolStoreInfo> out;
-  for (const PoolStore& s : stores) out.push_back({s.id, s.where, s.self});
-  return out;
+  return pool->ListStores();
 }
 
-absl::StatusOr<PoolForgetInfo> StoreImpl::ForgetPoolStore(const std::string& store_id) {
+absl::StatusOr<PoolForgetResult> StoreImpl::ForgetPoolStore(const std::string& store_id) {
   ASSIGN_OR_RETURN(SharedPool * pool, SharedPoolOrError());
-  ASSIGN_OR_RETURN(PoolForgetResult r, pool->ForgetStore(store_id));
-  return PoolForgetInfo{r.was_registered, r.references_dropped, r.chunks_removed};
+  return pool->ForgetStore(store_id);
 }
 
 }  // namespace layerdisk

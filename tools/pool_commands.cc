@@ -9,10 +9,10 @@ namespace {
 
 absl::Status Stores(CliContext& ctx) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
-  ASSIGN_OR_RETURN(std::vector<PoolStoreInfo> stores, store->ListPoolStores());
+  ASSIGN_OR_RETURN(std::vector<PoolStore> stores, store->ListPoolStores());
   nlohmann::json doc = nlohmann::json::array();
   std::vector<std::vector<std::string>> rows = {{"STORE", "WHERE", ""}};
-  for (const PoolStoreInfo& s : stores) {
+  for (const PoolStore& s : stores) {
     doc.push_back({{"id", s.id}, {"where", s.where}, {"self", s.self}});
     rows.push_back({s.id, s.where, s.self ? "(this store)" : ""});
   }
@@ -28,7 +28,7 @@ absl::Status Forget(CliContext& ctx, const std::string& id, bool confirmed) {
         "--confirm",
         id));
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
-  ASSIGN_OR_RETURN(PoolForgetInfo r, store->ForgetPoolStore(id));
+  ASSIGN_OR_RETURN(PoolForgetResult r, store->ForgetPoolStore(id));
   Emit(ctx.json,
        {{"id", id},
         {"was_registered", r.was_registered},

@@ -289,8 +289,8 @@ grpc::Status ControlService::Stats(grpc::ServerContext*, const v1::Empty*, v1::S
 
 grpc::Status ControlService::ListPoolStores(grpc::ServerContext*, const v1::Empty*,
                                             v1::PoolStoreList* out) {
-  return Reply<std::vector<PoolStoreInfo>>(store_->ListPoolStores(), [&](const auto& stores) {
-    for (const PoolStoreInfo& s : stores) {
+  return Reply<std::vector<PoolStore>>(store_->ListPoolStores(), [&](const auto& stores) {
+    for (const PoolStore& s : stores) {
       v1::PoolStoreInfo* p = out->add_stores();
       p->set_id(s.id);
       p->set_where(s.where);
@@ -302,7 +302,7 @@ grpc::Status ControlService::ListPoolStores(grpc::ServerContext*, const v1::Empt
 grpc::Status ControlService::ForgetPoolStore(grpc::ServerContext*,
                                              const v1::ForgetPoolStoreRequest* in,
                                              v1::ForgetPoolStoreResult* out) {
-  return Reply<PoolForgetInfo>(store_->ForgetPoolStore(in->id()), [&](const auto& r) {
+  return Reply<PoolForgetResult>(store_->ForgetPoolStore(in->id()), [&](const auto& r) {
     out->set_was_registered(r.was_registered);
     out->set_references_dropped(r.references_dropped);
     out->set_chunks_removed(r.chunks_removed);

@@ -380,19 +380,19 @@ class RemoteStore final : public Store {
     for (const auto& l : rep.layers()) out.push_back({l.name(), l.published_by(), l.here()});
     return out;
   }
-  absl::StatusOr<std::vector<PoolStoreInfo>> ListPoolStores() override {
+  absl::StatusOr<std::vector<PoolStore>> ListPoolStores() override {
     ASSIGN_OR_RETURN(auto rep, (Call<v1::Empty, v1::PoolStoreList>(
                                    stub_.get(), &Stub::ListPoolStores, v1::Empty())));
-    std::vector<PoolStoreInfo> out;
+    std::vector<PoolStore> out;
     for (const auto& s : rep.stores()) out.push_back({s.id(), s.where(), s.self()});
     return out;
   }
-  absl::StatusOr<PoolForgetInfo> ForgetPoolStore(const std::string& store_id) override {
+  absl::StatusOr<PoolForgetResult> ForgetPoolStore(const std::string& store_id) override {
     v1::ForgetPoolStoreRequest req;
     req.set_id(store_id);
     ASSIGN_OR_RETURN(auto rep, (Call<v1::ForgetPoolStoreRequest, v1::ForgetPoolStoreResult>(
                                    stub_.get(), &Stub::ForgetPoolStore, req)));
-    return PoolForgetInfo{rep.was_registered(), rep.references_dropped(), rep.chunks_removed()};
+    return PoolForgetResult{rep.was_registered(), rep.references_dropped(), rep.chunks_removed()};
   }
   absl::StatusOr<GcResult> Gc() override {
     ASSIGN_OR_RETURN(auto rep, (Call<v1::Empty, v1::GcResult>(stub_.get(), &Stub::Gc, v1::Empty())));
