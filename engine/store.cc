@@ -56,14 +56,14 @@ absl::Status ValidateDescription(const std::string& description) {
   return absl::OkStatus();
 }
 
-namespace {
-
 absl::Status CheckChunkSize(uint32_t size) {
   if (size < 4096 || size > (1u << 20) || (size & (size - 1)) != 0)
     return absl::InvalidArgumentError(absl::StrFormat(
         "chunk size %d must be a power of two from 4 KiB to 1 MiB", size));
   return absl::OkStatus();
 }
+
+namespace {
 
 // A store's name among those sharing a RADOS pool: 64 random bits, hex.
 std::string NewStoreId() {

@@ -480,6 +480,8 @@ absl::Status ValidateName(const std::string& kind, const std::string& name);
 // control characters, so a listing stays one line per layer).
 inline constexpr size_t kMaxDescription = 1024;
 absl::Status ValidateDescription(const std::string& description);
+// InvalidArgument unless `size` is a chunk size a store accepts.
+absl::Status CheckChunkSize(uint32_t size);
 
 }  // namespace layerdisk
 

@@ -174,18 +174,16 @@ absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
 }
 
 absl::Status DigestImageFile(CliContext& ctx, const DigestArgs& args) {
-  ASSIGN_OR_RETURN(uint64_t block_size, ParseSize(args.block_size));
-  if (block_size < 512 || block_size > (1u << 20) || (block_size & (block_size - 1)) != 0)
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--block-size %s: a power of two from 512 bytes to 1 MiB, the store's chunk size",
-        args.block_size));
+  ASSIGN_OR_RETURN(uint64_t parsed, ParseSize(args.block_size));
+  const uint32_t block_size = static_cast<uint32_t>(std::min<uint64_t>(parsed, UINT32_MAX));
+  RETURN_IF_ERROR(CheckChunkSize(block_size));
   ASSIGN_OR_RETURN(std::vector<ImageLink> chain, OpenImageChain(args.file, args.format));
   const ImageLink& top = chain.back();
   ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> image, top.open());
   ProgressBar bar("digest " + args.file);
   auto start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(ImageDigest digest, DigestImage(*image, static_cast<uint32_t>(block_size),
-                                                   top.differencing, args.sha256));
+  ASSIGN_OR_RETURN(ImageDigest digest,
+                   DigestImage(*image, block_size, top.differencing, args.sha256));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json doc = {{"file", args.file},
