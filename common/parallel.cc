@@ -77,7 +77,11 @@ class Pool {
   std::deque<std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
 };
 
-size_t Cores() { return std::max<size_t>(1, std::thread::hardware_concurrency()); }
+// Asked once: hardware_concurrency reads /sys on every call.
+size_t Cores() {
+  static const size_t cores = std::max<size_t>(1, std::thread::hardware_concurrency());
+  return cores;
+}
 
 Pool& SharedPool() {
   // Never destroyed: its threads wait for work until the process exits.
