@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "dedupe/byte_spread.h"
 
 namespace layerdisk {
 namespace {
@@ -36,19 +37,21 @@ uint64_t RecordChecksum(std::string_view record) {
 
 void EncodeChunk(std::string_view data, std::string* record) {
   record->assign(kChunkHeaderSize, '\0');
-  size_t bound = ZSTD_compressBound(data.size());
-  record->resize(kChunkHeaderSize + bound);
-  size_t n = ZSTD_compressCCtx(ThreadCompressContext(),
-                               record->data() + kChunkHeaderSize, bound,
-                               data.data(), data.size(), kZstdLevel);
-  uint8_t codec = kCodecZstd;
-  if (ZSTD_isError(n) || n > data.size() - data.size() / 8) {
-    codec = kCodecRaw;
-    record->resize(kChunkHeaderSize);
-    record->append(data);
-  } else {
-    record->resize(kChunkHeaderSize + n);
+  uint8_t codec = kCodecRaw;
+  if (!LooksIncompressible(data)) {
+    const size_t bound = ZSTD_compressBound(data.size());
+    record->resize(kChunkHeaderSize + bound);
+    const size_t n = ZSTD_compressCCtx(ThreadCompressContext(),
+                                       record->data() + kChunkHeaderSize, bound,
+                                       data.data(), data.size(), kZstdLevel);
+    if (!ZSTD_isError(n) && n <= data.size() - data.size() / 8) {
+      codec = kCodecZstd;
+      record->resize(kChunkHeaderSize + n);
+    } else {
+      record->resize(kChunkHeaderSize);
+    }
   }
+  if (codec == kCodecRaw) record->append(data);
   (*record)[0] = static_cast<char>(kChunkRecordVersion);
   (*record)[1] = static_cast<char>(codec);
   std::string len;

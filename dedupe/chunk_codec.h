@@ -29,7 +29,8 @@ inline constexpr size_t kChunkHeaderSize = 14;
 inline constexpr int kZstdLevel = 1;
 
 // Encodes `data` into `record` (replacing its contents): zstd when that saves
-// at least an eighth, raw otherwise (not worth a decompression on every read).
+// at least an eighth, raw otherwise (not worth a decompression on every read)
+// and for data that looks incompressible (LooksIncompressible), untried.
 void EncodeChunk(std::string_view data, std::string* record);
 
 // Decodes `record` into `out`, whose size must equal the raw length.
