@@ -44,6 +44,15 @@ std::string DescribeVolumeText(const VolumeInfo& v) {
       FormatSize(v.head_bytes), v.snapshots, FormatUnixTime(v.created_unix));
 }
 
+// Whether a volume already stands on exactly `layers` (same layers, same order).
+absl::StatusOr<bool> StackInUse(Store& store, const std::vector<std::string>& layers) {
+  if (layers.size() < 2) return false;  // nothing to conflict
+  ASSIGN_OR_RETURN(std::vector<VolumeInfo> volumes, store.ListVolumes());
+  for (const VolumeInfo& v : volumes)
+    if (v.layers == layers) return true;
+  return false;
+}
+
 struct CreateArgs {
   std::string name;
   std::string layers;
@@ -61,14 +70,21 @@ absl::Status Create(CliContext& ctx, const CreateArgs& args) {
     return absl::InvalidArgumentError(
         "a volume needs --layers, --size, or both");
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
+  // Checked before this volume joins them: a desktop pool is hundreds of
+  // creates of one stack, and its conflicts were reported at the first.
+  absl::StatusOr<bool> stack_in_use = StackInUse(*store, layers);
   ASSIGN_OR_RETURN(VolumeInfo v, store->CreateVolume(args.name, layers, size));
   // The volume exists now; layers overriding each other are worth a warning,
   // and failing to check is no reason to report the creation as failed.
-  absl::StatusOr<std::vector<std::string>> checked = StackWarnings(*store, layers);
-  std::vector<std::string> warnings =
-      checked.ok() ? *std::move(checked)
-                   : std::vector<std::string>{"could not check the stack for conflicting layers: " +
-                                              std::string(checked.status().message())};
+  std::vector<std::string> warnings;
+  if (!stack_in_use.ok() || !*stack_in_use) {
+    absl::StatusOr<std::vector<std::string>> checked = StackWarnings(*store, layers);
+    if (checked.ok())
+      warnings = *std::move(checked);
+    else
+      warnings.push_back("could not check the stack for conflicting layers: " +
+                         std::string(checked.status().message()));
+  }
   for (const std::string& w : warnings)
     std::fprintf(stderr, "layerdisk: warning: %s\n", w.c_str());
   nlohmann::json doc = ToJson(v);

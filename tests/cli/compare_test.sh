@@ -70,6 +70,10 @@ ld volume create desk --layers os,app1,app2,app3 --json >desk.json 2>desk.err
 [[ $(json desk.json 'd["warnings"][0]') == *"app1 and app2 both change 2 blocks"*"app2 wins"* ]] ||
   fail "warning text: $(cat desk.json)"
 grep -q "^layerdisk: warning: .*app2 wins" desk.err || fail "no warning on stderr: $(cat desk.err)"
+# The next desktop on the same stack: reported once is enough.
+ld volume create desk-b --layers os,app1,app2,app3 --json >desk-b.json 2>desk-b.err
+[[ $(json desk-b.json 'd["warnings"]') == "[]" && ! -s desk-b.err ]] ||
+  fail "warned again for a stack in use: $(cat desk-b.json desk-b.err)"
 ld volume create plain --layers os,app1,app3 --json >plain.json 2>plain.err
 [[ $(json plain.json 'd["warnings"]') == "[]" && ! -s plain.err ]] || fail "a warning without conflicts"
 
@@ -133,6 +137,8 @@ cmp -s map.json map-remote.json || fail "volume map through the server: $(cat ma
 ld volume create desk2 --layers os,app1,app2 --json >desk2.json 2>desk2.err
 [[ $(json desk2.json 'len(d["warnings"])') == 1 ]] || fail "warnings through the server: $(cat desk2.json)"
 grep -q "app2 wins" desk2.err || fail "no warning through the server"
+ld volume create desk3 --layers os,app1,app2 2>desk3.err >/dev/null
+[[ ! -s desk3.err ]] || fail "warned again through the server: $(cat desk3.err)"
 expect_fail 3 layer conflicts app1 nosuch
 # Written through the server, diffed through it: the live head is seen.
 put desk 1400000 CCCC
