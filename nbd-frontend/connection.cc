@@ -42,15 +42,10 @@ class Connection::Request final : public WorkItem, public PendingReply {
  public:
   explicit Request(Connection* connection) : connection_(connection) {}
 
-  void Run() override {
-    RequestExecutor& executor = *connection_->executor_;
-    executor.Execute(header, buffer.get(), this);
-    // The volume was deleted or rolled back under this client (a forced
-    // management command): nothing it sends can succeed any more, so end
-    // the connection once its replies are out.
-    if (executor.device_gone())
-      connection_->Shutdown(false, "the export was deleted or rolled back");
-  }
+  // Nothing of `this` or the connection may be touched once Execute has
+  // sent the reply: OnSent recycles the request, and the last reply out
+  // lets the connection end.
+  void Run() override { connection_->executor_->Execute(header, buffer.get(), this); }
   void OnSent() override { connection_->ReleaseRequest(this); }
 
   RequestHeader header;
@@ -104,8 +99,12 @@ void Connection::Run() {
     }
     writer_ = std::make_unique<ReplyWriter>(transport_.get(),
                                             export_.state.structured_replies);
+    // The volume deleted or rolled back under this client (a forced
+    // management command): nothing it sends can succeed any more, so the
+    // connection ends once the replies in flight are out.
     executor_ = std::make_unique<RequestExecutor>(
-        export_.device, export_.state, writer_.get(), context_->min_read_for_holes);
+        export_.device, export_.state, writer_.get(), context_->min_read_for_holes,
+        [this] { Shutdown(false, "the export was deleted or rolled back"); });
     why = Transmit(reader);
     WaitForInFlight();
     // Writes acknowledged without FUA or a later flush would otherwise sit

@@ -25,8 +25,9 @@ void RequestExecutor::ReplyStatus(const RequestHeader& r,
     writer_->SendOk(reply, r.handle);
     return;
   }
-  if (status.code() == absl::StatusCode::kAborted)
-    device_gone_.store(true, std::memory_order_relaxed);
+  if (status.code() == absl::StatusCode::kAborted &&
+      !device_gone_.exchange(true, std::memory_order_relaxed) && on_device_gone_)
+    on_device_gone_();
   writer_->SendError(reply, r.handle, ErrorFromStatus(status, IsWriteCommand(r.type)),
                      std::string_view(status.message().data(),
                                       status.message().size()));

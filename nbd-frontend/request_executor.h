@@ -7,6 +7,7 @@
 #define LAYERDISK_NBD_FRONTEND_REQUEST_EXECUTOR_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "common/block_device.h"
@@ -19,12 +20,19 @@ namespace layerdisk::nbd {
 
 class RequestExecutor {
  public:
+  // `on_device_gone` runs when the device first answers Aborted: it was
+  // detached (its volume deleted or rolled back by force) and will fail
+  // every further request. It runs before that request's reply is sent,
+  // so the request still holds its connection (after the reply, the
+  // connection may already be gone).
   RequestExecutor(std::shared_ptr<BlockDevice> device, const ExportState& state,
-                  ReplyWriter* writer, uint32_t min_read_for_holes)
+                  ReplyWriter* writer, uint32_t min_read_for_holes,
+                  std::function<void()> on_device_gone)
       : device_(std::move(device)),
         state_(state),
         writer_(writer),
-        min_read_for_holes_(min_read_for_holes) {}
+        min_read_for_holes_(min_read_for_holes),
+        on_device_gone_(std::move(on_device_gone)) {}
 
   // `buffer` holds the payload of a WRITE, or has room for `length` bytes of
   // a READ; it must stay valid until `reply->OnSent()`, which every call
@@ -34,9 +42,6 @@ class RequestExecutor {
   // True once any write-type command has run, so the connection knows
   // whether closing it needs a flush.
   bool wrote() const { return wrote_.load(std::memory_order_relaxed); }
-  // True once the device has answered Aborted: it was detached (its volume
-  // deleted or rolled back by force) and will fail every further request.
-  bool device_gone() const { return device_gone_.load(std::memory_order_relaxed); }
   BlockDevice& device() { return *device_; }
 
  private:
@@ -56,6 +61,7 @@ class RequestExecutor {
   const ExportState state_;
   ReplyWriter* const writer_;
   const uint32_t min_read_for_holes_;
+  const std::function<void()> on_device_gone_;
   std::atomic<bool> wrote_{false};
   std::atomic<bool> device_gone_{false};
 };
