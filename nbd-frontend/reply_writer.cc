@@ -141,42 +141,53 @@ void ReplyWriter::Enqueue(PendingReply* reply) {
     failed = failed_;
   }
   for (;;) {
-    bool ok = WriteBatch(batch, failed);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!ok) failed_ = true;
-    failed = failed_;
-    if (head_ == nullptr) {
-      sending_ = false;
-      return;
+    const bool ok = WriteBatch(batch, failed);
+    PendingReply* const sent = batch;
+    bool more;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!ok) failed_ = true;
+      failed = failed_;
+      more = head_ != nullptr;
+      if (more) {
+        batch = head_;
+        head_ = tail_ = nullptr;
+      } else {
+        sending_ = false;
+      }
     }
-    batch = head_;
-    head_ = tail_ = nullptr;
+    // After the lock, and with nothing of this writer used afterwards unless
+    // replies of the next batch (not yet OnSent) keep the connection up: the
+    // connection ends when its last reply is out, and frees this writer.
+    NotifySent(sent);
+    if (!more) return;
   }
 }
 
 bool ReplyWriter::WriteBatch(PendingReply* first, bool failed) {
-  PendingReply* r = first;
-  while (r != nullptr) {
+  for (PendingReply* r = first; r != nullptr && !failed;) {
     // Gather replies until the iovec array is full.
-    PendingReply* stop = r;
     batch_.clear();
-    while (stop != nullptr &&
-           (batch_.empty() || batch_.size() + stop->iovcnt_ <= kMaxBatchIov)) {
-      const struct iovec* iov = stop->many_ ? stop->many_iov_.data() : stop->iov_;
-      batch_.insert(batch_.end(), iov, iov + stop->iovcnt_);
-      stop = stop->next_;
+    while (r != nullptr &&
+           (batch_.empty() || batch_.size() + r->iovcnt_ <= kMaxBatchIov)) {
+      const struct iovec* iov = r->many_ ? r->many_iov_.data() : r->iov_;
+      batch_.insert(batch_.end(), iov, iov + r->iovcnt_);
+      r = r->next_;
     }
-    if (!failed && !transport_->WriteAll(batch_.data(), static_cast<int>(batch_.size())).ok()) {
+    if (!transport_->WriteAll(batch_.data(), static_cast<int>(batch_.size())).ok()) {
       failed = true;
       transport_->Shutdown();
     }
-    while (r != stop) {
-      PendingReply* next = r->next_;  // OnSent may recycle r
-      r->OnSent();
-      r = next;
-    }
   }
   return !failed;
+}
+
+void ReplyWriter::NotifySent(PendingReply* first) {
+  while (first != nullptr) {
+    PendingReply* next = first->next_;  // OnSent may recycle it
+    first->OnSent();
+    first = next;
+  }
 }
 
 }  // namespace layerdisk::nbd

@@ -30,6 +30,8 @@ namespace layerdisk::nbd {
 class PendingReply {
  public:
   // Called once the reply is written, or dropped after a send failure.
+  // The writer touches nothing of its own after the OnSent calls of its
+  // last batch, so the last OnSent of a connection may free the writer.
   virtual void OnSent() = 0;
 
  protected:
@@ -98,9 +100,11 @@ class ReplyWriter {
   void SetIov(PendingReply* reply, const char* a, size_t a_len,
               const char* b = nullptr, size_t b_len = 0);
   void Enqueue(PendingReply* reply);
-  // Writes a batch (or, if `failed`, only drops it); false once the
-  // connection is broken.
+  // Writes a batch (unless `failed`); false once the connection is broken.
   bool WriteBatch(PendingReply* first, bool failed);
+  // Calls OnSent for each reply of a batch written or dropped. Static: it
+  // may run after the writer is gone.
+  static void NotifySent(PendingReply* first);
 
   Transport* const transport_;
   const bool structured_;
