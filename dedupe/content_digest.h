@@ -38,8 +38,9 @@ class ContentDigest {
   void ZeroUpTo(uint64_t block) {
     if (block > blocks_) AddZeroBlocks(block - blocks_);
   }
-  // Blocks added so far.
+  // Blocks added so far, and the image's blocks in all.
   uint64_t blocks() const { return blocks_; }
+  uint64_t total_blocks() const { return total_blocks_; }
   // The digest, with the blocks not added counted as zeroes. Ends it.
   std::string Text();
 

@@ -6,10 +6,11 @@ namespace layerdisk {
 
 void MapDigest::AddSegment(uint64_t index, const MapSegment& segment) {
   const uint64_t first = index * kSegmentBlocks;
-  if (first >= total_blocks_) return;  // past the end: nothing the layer reads
+  const uint64_t total_blocks = digest_.total_blocks();
+  if (first >= total_blocks) return;  // past the end: nothing the layer reads
   digest_.ZeroUpTo(first);
   const uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(kSegmentBlocks,
-                                                                  total_blocks_ - first));
+                                                                  total_blocks - first));
   for (uint32_t i = 0; i < count; ++i) {
     if (segment.states.Get(i) == BlockKind::kData) {
       digest_.AddBlock(segment.NameOf(i));

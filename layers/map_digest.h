@@ -19,9 +19,7 @@ namespace layerdisk {
 
 class MapDigest {
  public:
-  MapDigest(uint64_t layer_size, uint32_t block_size)
-      : total_blocks_((layer_size + block_size - 1) / block_size),
-        digest_(layer_size, block_size) {}
+  MapDigest(uint64_t layer_size, uint32_t block_size) : digest_(layer_size, block_size) {}
 
   // The map's segment `index`. REQUIRES: indexes ascend.
   void AddSegment(uint64_t index, const MapSegment& segment);
@@ -29,7 +27,6 @@ class MapDigest {
   std::string Text() { return digest_.Text(); }
 
  private:
-  const uint64_t total_blocks_;
   ContentDigest digest_;
 };
 
