@@ -65,6 +65,14 @@ librados::bufferlist Bytes(std::string_view s) {
   return bl;
 }
 
+// Whether store `store_id` is registered in the pool.
+absl::StatusOr<bool> Registered(RadosConnection& conn, const std::string& store_id) {
+  std::map<std::string, librados::bufferlist> vals;
+  int r = conn.io.omap_get_vals_by_keys(kPoolObject, {kStoreKeyPrefix + store_id}, &vals);
+  RETURN_IF_ERROR(FromRados(r, absl::StrCat("read the stores of RADOS pool ", conn.target.pool)));
+  return !vals.empty();
+}
+
 class RadosSharedPool : public SharedPool {
  public:
   explicit RadosSharedPool(std::shared_ptr<RadosConnection> conn) : conn_(std::move(conn)) {}
@@ -144,15 +152,11 @@ class RadosSharedPool : public SharedPool {
       return absl::InvalidArgumentError(
           absl::StrCat("'", store_id, "' is not a store id (hex digits; see pool stores)"));
     PoolForgetResult result;
-    const std::string store_key = kStoreKeyPrefix + store_id;
-    std::map<std::string, librados::bufferlist> registered;
-    int r = conn_->io.omap_get_vals_by_keys(kPoolObject, {store_key}, &registered);
-    RETURN_IF_ERROR(FromRados(r, absl::StrCat("read the stores of RADOS pool ", pool_name())));
-    result.was_registered = !registered.empty();
+    ASSIGN_OR_RETURN(result.was_registered, Registered(*conn_, store_id));
     // Unregistered first: should the store come back while its references
     // go, it refuses to open instead of adding new ones.
     librados::ObjectWriteOperation unregister;
-    unregister.omap_rm_keys({store_key});
+    unregister.omap_rm_keys({kStoreKeyPrefix + store_id});
     RETURN_IF_ERROR(FromRados(conn_->io.operate(kPoolObject, &unregister),
                               absl::StrCat("unregister store ", store_id, " from RADOS pool ",
                                            pool_name())));
@@ -365,50 +369,53 @@ class RadosSharedPool : public SharedPool {
     return absl::OkStatus();
   }
 
-  // Of `chunks`, the objects (by name) carrying the reference `ref_key`.
-  absl::StatusOr<std::vector<std::string>> HoldingRef(const std::vector<ChunkName>& chunks,
-                                                      const std::string& ref_key) {
+  // What one read of a chunk object's references found.
+  struct Refs {
+    bool exists = false;  // not removed meanwhile
+    bool holds = false;   // it carries the reference asked about
+    bool any = false;     // it carries some store's reference
+  };
+  // The references of `chunks`, in one batch of reads.
+  absl::StatusOr<std::vector<Refs>> ReadRefs(const std::vector<ChunkName>& chunks,
+                                             const std::string& ref_key) {
     const size_t n = chunks.size();
-    std::vector<std::map<std::string, librados::bufferlist>> vals(n);
-    std::vector<int> results(n);
-    std::vector<librados::ObjectReadOperation> reads(n);
-    AioBatch batch(&conn_->io);
-    for (size_t i = 0; i < n; ++i) {
-      reads[i].omap_get_vals_by_keys({ref_key}, &vals[i], &results[i]);
-      batch.Read(chunks[i].Hex(), &reads[i]);
-    }
-    batch.Wait();
-    std::vector<std::string> out;
-    for (size_t i = 0; i < n; ++i) {
-      if (batch.result(i) == -ENOENT) continue;  // removed meanwhile
-      RETURN_IF_ERROR(FromRados(batch.result(i), absl::StrCat("read chunk ", chunks[i].Hex(),
-                                                              " in RADOS pool ", pool_name())));
-      if (!vals[i].empty()) out.push_back(chunks[i].Hex());
-    }
-    return out;
-  }
-
-  // Of `chunks`, those carrying this store's reference or none.
-  absl::StatusOr<std::vector<ChunkName>> SweepCandidates(const std::vector<ChunkName>& chunks) {
-    const size_t n = chunks.size();
-    std::vector<std::map<std::string, librados::bufferlist>> ours(n);
+    std::vector<std::map<std::string, librados::bufferlist>> held(n);
     std::vector<std::set<std::string>> any(n);
     std::vector<int> r1(n), r2(n);
     std::vector<librados::ObjectReadOperation> reads(n);
     AioBatch batch(&conn_->io);
     for (size_t i = 0; i < n; ++i) {
-      reads[i].omap_get_vals_by_keys({conn_->RefKey()}, &ours[i], &r1[i]);
+      reads[i].omap_get_vals_by_keys({ref_key}, &held[i], &r1[i]);
       reads[i].omap_get_keys2("", 1, &any[i], nullptr, &r2[i]);
       batch.Read(chunks[i].Hex(), &reads[i]);
     }
     batch.Wait();
-    std::vector<ChunkName> out;
+    std::vector<Refs> out(n);
     for (size_t i = 0; i < n; ++i) {
       if (batch.result(i) == -ENOENT) continue;
       RETURN_IF_ERROR(FromRados(batch.result(i), absl::StrCat("read chunk ", chunks[i].Hex(),
                                                               " in RADOS pool ", pool_name())));
-      if (!ours[i].empty() || any[i].empty()) out.push_back(chunks[i]);
+      out[i] = {true, !held[i].empty(), !any[i].empty()};
     }
+    return out;
+  }
+
+  // Of `chunks`, the objects (by name) carrying the reference `ref_key`.
+  absl::StatusOr<std::vector<std::string>> HoldingRef(const std::vector<ChunkName>& chunks,
+                                                      const std::string& ref_key) {
+    ASSIGN_OR_RETURN(std::vector<Refs> refs, ReadRefs(chunks, ref_key));
+    std::vector<std::string> out;
+    for (size_t i = 0; i < chunks.size(); ++i)
+      if (refs[i].holds) out.push_back(chunks[i].Hex());
+    return out;
+  }
+
+  // Of `chunks`, those carrying this store's reference or none.
+  absl::StatusOr<std::vector<ChunkName>> SweepCandidates(const std::vector<ChunkName>& chunks) {
+    ASSIGN_OR_RETURN(std::vector<Refs> refs, ReadRefs(chunks, conn_->RefKey()));
+    std::vector<ChunkName> out;
+    for (size_t i = 0; i < chunks.size(); ++i)
+      if (refs[i].exists && (refs[i].holds || !refs[i].any)) out.push_back(chunks[i]);
     return out;
   }
 
@@ -485,11 +492,8 @@ absl::Status JoinRadosPool(RadosConnection& conn, uint32_t chunk_size, const std
 }
 
 absl::Status CheckRegisteredInRadosPool(RadosConnection& conn) {
-  std::map<std::string, librados::bufferlist> vals;
-  int r = conn.io.omap_get_vals_by_keys(kPoolObject, {kStoreKeyPrefix + conn.target.store_id},
-                                        &vals);
-  RETURN_IF_ERROR(FromRados(r, absl::StrCat("read the stores of RADOS pool ", conn.target.pool)));
-  if (vals.empty())
+  ASSIGN_OR_RETURN(bool registered, Registered(conn, conn.target.store_id));
+  if (!registered)
     return absl::FailedPreconditionError(absl::StrCat(
         "this store (id ", conn.target.store_id, ") was forgotten from RADOS pool ",
         conn.target.pool, " (layerdisk pool forget): chunks it referenced may be gone; "
