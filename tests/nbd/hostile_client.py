@@ -5,76 +5,15 @@ SOCKET's server runs with --handshake-timeout 1 and serves the volume "disk"
 (16 MiB), its snapshot "disk@snap" and the layer "layer:base";
 CAPPED_SOCKET's with --max-connections 2.
 """
-import socket
 import struct
 import sys
 import time
 
+from nbd_wire import (CMD_BLOCK_STATUS, CMD_DISC, CMD_READ, CMD_WRITE, EINVAL, EPERM,
+                      ERR_INVALID, ERR_TOO_BIG, ERR_UNKNOWN, ERR_UNSUP, IHAVEOPT,
+                      OPT_EXPORT_NAME, OPT_GO, OPT_STRUCTURED, REP_ACK, REQ_MAGIC, Client)
+
 SOCK, CAPPED = sys.argv[1], sys.argv[2]
-NBDMAGIC, IHAVEOPT = 0x4E42444D41474943, 0x49484156454F5054
-REPLY_MAGIC = 0x3E889045565A9
-REQ_MAGIC, SIMPLE_MAGIC = 0x25609513, 0x67446698
-OPT_EXPORT_NAME, OPT_GO, OPT_STRUCTURED = 1, 7, 8
-REP_ACK, REP_INFO = 1, 3
-ERR_UNSUP, ERR_INVALID, ERR_UNKNOWN, ERR_TOO_BIG = (0x80000000 | n for n in (1, 3, 6, 9))
-CMD_READ, CMD_WRITE, CMD_DISC, CMD_BLOCK_STATUS = 0, 1, 2, 7
-EPERM, EINVAL = 1, 22
-
-
-class Client:
-    def __init__(self, path=SOCK, timeout=10):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.settimeout(timeout)
-        self.s.connect(path)
-
-    def recv(self, n):
-        b = b""
-        while len(b) < n:
-            c = self.s.recv(n - len(b))
-            if not c:
-                raise EOFError("server closed after %d of %d bytes" % (len(b), n))
-            b += c
-        return b
-
-    def greet(self, flags=1):
-        magic, opt, _ = struct.unpack(">QQH", self.recv(18))
-        assert (magic, opt) == (NBDMAGIC, IHAVEOPT)
-        self.s.sendall(struct.pack(">I", flags))
-
-    def option(self, opt, data=b"", length=None):
-        n = len(data) if length is None else length
-        self.s.sendall(struct.pack(">QII", IHAVEOPT, opt, n) + data)
-
-    def reply(self):
-        magic, opt, typ, n = struct.unpack(">QIII", self.recv(20))
-        assert magic == REPLY_MAGIC, hex(magic)
-        return opt, typ, self.recv(n)
-
-    def go(self, name=b"disk"):
-        self.option(OPT_GO, struct.pack(">I", len(name)) + name + struct.pack(">H", 0))
-        while True:
-            _, typ, _ = self.reply()
-            if typ != REP_INFO:
-                return typ
-
-    def request(self, cmd, offset, length, handle=1, flags=0, payload=b""):
-        self.s.sendall(struct.pack(">IHHQQI", REQ_MAGIC, flags, cmd, handle, offset, length) + payload)
-
-    def simple_reply(self):
-        magic, err, handle = struct.unpack(">IIQ", self.recv(16))
-        assert magic == SIMPLE_MAGIC, hex(magic)
-        return err, handle
-
-    def expect_closed(self, within=5):
-        self.s.settimeout(within)
-        try:
-            while self.s.recv(4096):
-                pass
-        except ConnectionResetError:
-            pass
-
-    def close(self):
-        self.s.close()
 
 
 def good_client(path=SOCK):
@@ -100,17 +39,17 @@ def case(name):
 
 @case("bad greeting reply flags")
 def _():
-    c = Client(); c.greet(flags=0x80); c.expect_closed()
+    c = Client(SOCK); c.greet(flags=0x80); c.expect_closed()
 
 
 @case("bad option magic")
 def _():
-    c = Client(); c.greet(); c.s.sendall(b"X" * 16); c.expect_closed()
+    c = Client(SOCK); c.greet(); c.s.sendall(b"X" * 16); c.expect_closed()
 
 
 @case("unknown option then go")
 def _():
-    c = Client(); c.greet()
+    c = Client(SOCK); c.greet()
     c.option(99, b"abc")
     assert c.reply()[1] == ERR_UNSUP
     assert c.go() == REP_ACK
@@ -119,7 +58,7 @@ def _():
 
 @case("oversized option is skipped")
 def _():
-    c = Client(); c.greet()
+    c = Client(SOCK); c.greet()
     c.option(99, b"\0" * 100000)
     assert c.reply()[1] == ERR_TOO_BIG
     c.option(OPT_STRUCTURED)
@@ -130,12 +69,12 @@ def _():
 
 @case("huge option length disconnects")
 def _():
-    c = Client(); c.greet(); c.option(99, b"", length=0xFFFFFFFF); c.expect_closed()
+    c = Client(SOCK); c.greet(); c.option(99, b"", length=0xFFFFFFFF); c.expect_closed()
 
 
 @case("export name with NUL, too long, unknown")
 def _():
-    c = Client(); c.greet()
+    c = Client(SOCK); c.greet()
     assert c.go(b"di\0sk") == ERR_INVALID
     assert c.go(b"d" * 5000) in (ERR_INVALID, ERR_TOO_BIG)
     assert c.go(b"nosuch") == ERR_UNKNOWN
@@ -145,12 +84,12 @@ def _():
 
 @case("names the store cannot resolve are unknown, read-only ones refuse writes")
 def _():
-    c = Client(); c.greet()
+    c = Client(SOCK); c.greet()
     for name in (b"disk@", b"disk@nosuch", b"@snap", b"layer:", b"layer:nosuch",
                  b"../disk", b"disk/", b"layer:../base", b"nosuch@snap", b"disk@snap@snap"):
         assert c.go(name) in (ERR_UNKNOWN, ERR_INVALID), name
     for name in (b"disk@snap", b"layer:base"):
-        c = Client(); c.greet()
+        c = Client(SOCK); c.greet()
         assert c.go(name) == REP_ACK, name
         c.request(CMD_WRITE, 0, 512, handle=1, payload=b"w" * 512)
         assert c.simple_reply() == (EPERM, 1), name
@@ -162,7 +101,7 @@ def _():
 
 @case("truncated GO option")
 def _():
-    c = Client(); c.greet()
+    c = Client(SOCK); c.greet()
     c.option(OPT_GO, struct.pack(">I", 100) + b"disk")
     assert c.reply()[1] == ERR_INVALID
     c.close()
@@ -170,12 +109,12 @@ def _():
 
 @case("EXPORT_NAME with NUL disconnects")
 def _():
-    c = Client(); c.greet(); c.option(OPT_EXPORT_NAME, b"di\0sk"); c.expect_closed()
+    c = Client(SOCK); c.greet(); c.option(OPT_EXPORT_NAME, b"di\0sk"); c.expect_closed()
 
 
 @case("EXPORT_NAME works")
 def _():
-    c = Client(); c.greet(flags=3)  # fixed newstyle + no zeroes
+    c = Client(SOCK); c.greet(flags=3)  # fixed newstyle + no zeroes
     c.option(OPT_EXPORT_NAME, b"disk")
     size, flags = struct.unpack(">QH", c.recv(10))
     assert size == 16 << 20 and flags & 1
@@ -187,14 +126,14 @@ def _():
 
 @case("bad request magic disconnects")
 def _():
-    c = Client(); c.greet(); c.go()
+    c = Client(SOCK); c.greet(); c.go()
     c.s.sendall(b"\xde\xad\xbe\xef" + b"\0" * 24)
     c.expect_closed()
 
 
 @case("invalid requests get EINVAL and the connection goes on")
 def _():
-    c = Client(); c.greet(); c.go()
+    c = Client(SOCK); c.greet(); c.go()
     c.request(99, 0, 512, handle=1)                       # unknown command
     assert c.simple_reply() == (EINVAL, 1)
     c.request(CMD_READ, 0, 512, handle=2, flags=0x40)     # unknown flag
@@ -217,7 +156,7 @@ def _():
 
 @case("huge write payload: EINVAL and disconnect, nothing allocated")
 def _():
-    c = Client(); c.greet(); c.go()
+    c = Client(SOCK); c.greet(); c.go()
     c.request(CMD_WRITE, 0, 0xFFFFFFFF, handle=9)
     assert c.simple_reply() == (EINVAL, 9)
     c.expect_closed()
@@ -225,21 +164,21 @@ def _():
 
 @case("half a request header, then close")
 def _():
-    c = Client(); c.greet(); c.go()
+    c = Client(SOCK); c.greet(); c.go()
     c.s.sendall(struct.pack(">IHH", REQ_MAGIC, 0, CMD_READ))
     c.close()
 
 
 @case("half a write payload, then close")
 def _():
-    c = Client(); c.greet(); c.go()
+    c = Client(SOCK); c.greet(); c.go()
     c.request(CMD_WRITE, 0, 65536, payload=b"x" * 1000)
     c.close()
 
 
 @case("close with replies pending")
 def _():
-    c = Client(); c.greet(); c.go()
+    c = Client(SOCK); c.greet(); c.go()
     for i in range(64):
         c.request(CMD_READ, i * 65536, 65536, handle=i)
     c.close()
@@ -247,7 +186,7 @@ def _():
 
 @case("handshake that never finishes is closed after the timeout")
 def _():
-    c = Client(); c.recv(18)
+    c = Client(SOCK); c.recv(18)
     start = time.monotonic()
     c.expect_closed(within=5)
     took = time.monotonic() - start
@@ -256,7 +195,7 @@ def _():
 
 @case("byte-at-a-time handshake is closed after the timeout")
 def _():
-    c = Client(); c.greet()
+    c = Client(SOCK); c.greet()
     start = time.monotonic()
     try:
         for b in struct.pack(">QII", IHAVEOPT, 99, 4000):

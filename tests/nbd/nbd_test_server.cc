@@ -2,14 +2,17 @@
 // the NBD suite can run against real clients before the engine is ready.
 //
 //   nbd_test_server --listen unix:PATH --listen tcp:127.0.0.1:0
-//       --export NAME=FILE[:ro][:slow] [--handshake-timeout SECONDS]
+//       --export NAME=FILE[:ro][:slow][:detachable] [--handshake-timeout SECONDS]
 //       [--max-connections N] [--workers N]
 //       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] [--tls-psk FILE]
 //       [--tls-require yes]
 //
 // Prints "listening on ADDRESS" for each address once serving, then runs
 // until SIGINT or SIGTERM. ":slow" makes reads that touch the first 4 KiB
-// take a second, to show that other requests overtake them.
+// take a second, to show that other requests overtake them. SIGUSR1
+// detaches every ":detachable" export, as a forced volume delete detaches a
+// store's volume: each request on it then fails Aborted (the server prints
+// "detached" once it has); the server ends its connections and lives on.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -43,6 +47,9 @@ class FileDevice final : public BlockDevice {
   FileDevice(int fd, uint64_t size, bool read_only, bool slow)
       : fd_(fd), size_(size), read_only_(read_only), slow_(slow) {}
   ~FileDevice() override { close(fd_); }
+
+  // From now on every request fails Aborted, as on a detached Volume.
+  void Detach() { detached_.store(true); }
 
   uint64_t size() const override { return size_; }
   bool read_only() const override { return read_only_; }
@@ -90,6 +97,7 @@ class FileDevice final : public BlockDevice {
   }
 
   absl::Status Flush() override {
+    RETURN_IF_ERROR(CheckAttached());
     if (fdatasync(fd_) != 0) return IOError("fdatasync", path(), errno);
     return absl::OkStatus();
   }
@@ -118,7 +126,12 @@ class FileDevice final : public BlockDevice {
   }
 
  private:
+  absl::Status CheckAttached() const {
+    if (detached_.load()) return absl::AbortedError("the export was detached (SIGUSR1)");
+    return absl::OkStatus();
+  }
   absl::Status CheckRange(uint64_t offset, uint64_t length, bool write) {
+    RETURN_IF_ERROR(CheckAttached());
     if (write && read_only_) return absl::PermissionDeniedError("read-only");
     if (offset > size_ || length > size_ - offset)
       return absl::InvalidArgumentError("out of range");
@@ -130,12 +143,14 @@ class FileDevice final : public BlockDevice {
   const uint64_t size_;
   const bool read_only_;
   const bool slow_;
+  std::atomic<bool> detached_{false};
 };
 
 struct ExportSpec {
   std::string path;
   bool read_only = false;
   bool slow = false;
+  bool detachable = false;
 };
 
 class FileExports final : public ExportProvider {
@@ -160,7 +175,7 @@ class FileExports final : public ExportProvider {
     auto it = specs_.find(name);
     if (it == specs_.end()) return absl::NotFoundError("no export " + name);
     std::lock_guard<std::mutex> lock(mu_);
-    std::shared_ptr<BlockDevice>& device = open_[name];
+    std::shared_ptr<FileDevice>& device = open_[name];
     if (device == nullptr) {
       const ExportSpec& spec = it->second;
       int fd = open(spec.path.c_str(), (spec.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -168,20 +183,30 @@ class FileExports final : public ExportProvider {
       struct stat st;
       fstat(fd, &st);
       device = std::make_shared<FileDevice>(fd, st.st_size, spec.read_only, spec.slow);
+      if (spec.detachable && detached_) device->Detach();
     }
     return device;
+  }
+
+  // Detaches the ":detachable" exports, open or opened later.
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    detached_ = true;
+    for (auto& [name, device] : open_)
+      if (specs_.at(name).detachable) device->Detach();
   }
 
  private:
   const std::map<std::string, ExportSpec> specs_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<BlockDevice>> open_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<FileDevice>> open_;  // guarded by mu_
+  bool detached_ = false;                                    // guarded by mu_
 };
 
 int Usage(const char* why) {
   fprintf(stderr,
           "nbd_test_server: %s\nusage: nbd_test_server --listen unix:PATH|tcp:HOST:PORT ... "
-          "--export NAME=FILE[:ro][:slow] ... [--handshake-timeout SECONDS] "
+          "--export NAME=FILE[:ro][:slow][:detachable] ... [--handshake-timeout SECONDS] "
           "[--max-connections N] [--workers N] [--tls-cert PEM --tls-key PEM] "
           "[--tls-ca PEM] [--tls-psk FILE] [--tls-require yes]\n",
           why);
@@ -208,6 +233,7 @@ int Main(int argc, char** argv) {
       for (size_t p = 1; p < parts.size(); ++p) {
         if (parts[p] == "ro") spec.read_only = true;
         else if (parts[p] == "slow") spec.slow = true;
+        else if (parts[p] == "detachable") spec.detachable = true;
         else return Usage(("unknown export flag " + parts[p]).c_str());
       }
       specs[value.substr(0, eq)] = spec;
@@ -240,6 +266,7 @@ int Main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -263,7 +290,11 @@ int Main(int argc, char** argv) {
     printf("listening on %s\n", address.c_str());
   fflush(stdout);
   int sig;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGUSR1) {
+    exports.Detach();
+    printf("detached\n");
+    fflush(stdout);
+  }
   (*server)->Stop();
   return 0;
 }
