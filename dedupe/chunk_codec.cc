@@ -24,6 +24,8 @@ ZSTD_DCtx* ThreadDecompressContext() {
   return ctx.get();
 }
 
+int ZstdLevel(ChunkCompression c) { return c == ChunkCompression::kZstdFast ? -3 : 1; }
+
 // Covers the header fields through the seed, so the payload is hashed in
 // place without a copy.
 uint64_t RecordChecksum(std::string_view record) {
@@ -35,15 +37,36 @@ uint64_t RecordChecksum(std::string_view record) {
 
 }  // namespace
 
-void EncodeChunk(std::string_view data, std::string* record) {
+const char* ChunkCompressionName(ChunkCompression c) {
+  switch (c) {
+    case ChunkCompression::kZstd:
+      return "zstd";
+    case ChunkCompression::kZstdFast:
+      return "zstd-fast";
+    case ChunkCompression::kOff:
+      return "off";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<ChunkCompression> ParseChunkCompression(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(kLastChunkCompression); ++i) {
+    const auto c = static_cast<ChunkCompression>(i);
+    if (name == ChunkCompressionName(c)) return c;
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "unknown compression '%s': choose zstd (the default), zstd-fast or off", name));
+}
+
+void EncodeChunk(std::string_view data, std::string* record, ChunkCompression compression) {
   record->assign(kChunkHeaderSize, '\0');
   uint8_t codec = kCodecRaw;
-  if (!LooksIncompressible(data)) {
+  if (compression != ChunkCompression::kOff && !LooksIncompressible(data)) {
     const size_t bound = ZSTD_compressBound(data.size());
     record->resize(kChunkHeaderSize + bound);
     const size_t n = ZSTD_compressCCtx(ThreadCompressContext(),
                                        record->data() + kChunkHeaderSize, bound,
-                                       data.data(), data.size(), kZstdLevel);
+                                       data.data(), data.size(), ZstdLevel(compression));
     if (!ZSTD_isError(n) && n <= data.size() - data.size() / 8) {
       codec = kCodecZstd;
       record->resize(kChunkHeaderSize + n);

@@ -22,13 +22,15 @@ void DeleteCachedChunk(const rocksdb::Slice& /*key*/, void* value) {
 
 ChunkStore::ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
                        rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes,
-                       std::vector<rocksdb::ColumnFamilyHandle*> families)
+                       std::vector<rocksdb::ColumnFamilyHandle*> families,
+                       ChunkCompression compression)
     : db_(db),
       bytes_(std::move(bytes)),
       refs_(refs),
       cache_(rocksdb::NewLRUCache(std::max<uint64_t>(cache_bytes, 1 << 20))),
       families_(db->GetDBOptions().atomic_flush ? std::move(families)
-                                                : std::vector<rocksdb::ColumnFamilyHandle*>()) {}
+                                                : std::vector<rocksdb::ColumnFamilyHandle*>()),
+      compression_(compression) {}
 
 absl::Status ChunkStore::FlushMemtables() {
   rocksdb::FlushOptions fo;
@@ -350,14 +352,14 @@ PreparedChunk ChunkStore::Prepare(std::string_view data) {
 }
 
 PreparedChunk ChunkStore::Prepare(const ChunkName& name, std::string_view data,
-                                  bool stored, uint64_t gc_generation) {
+                                  bool stored, uint64_t gc_generation) const {
   PreparedChunk chunk;
   chunk.name = name;
   if (stored) {
     chunk.stored_as_of = gc_generation;
     chunk.raw.assign(data);  // in case GC removes it before the commit
   } else {
-    EncodeChunk(data, &chunk.record);
+    EncodeChunk(data, &chunk.record, compression_);
   }
   return chunk;
 }
@@ -425,7 +427,8 @@ absl::Status ChunkBatch::Commit(bool sync) {
         if (change.record.empty() && change.raw.empty())
           return absl::DataLossError(absl::StrCat(
               "chunk ", name.Hex(), " is referenced but missing from the store"));
-        if (change.record.empty()) EncodeChunk(change.raw, &change.record);
+        if (change.record.empty())
+          EncodeChunk(change.raw, &change.record, store_->compression_);
         store_->bytes_->Put(name, change.record, &batch);
         add.raw_length = ChunkRawLength(change.record);
         add.stored_length = static_cast<uint32_t>(change.record.size());
@@ -460,7 +463,7 @@ absl::Status ChunkBatch::Commit(bool sync) {
 absl::Status ChunkBatch::RestoreUnloggedRecord(const ChunkName& name, PendingChange* change) {
   if (!change->record.empty()) return absl::OkStatus();
   if (!change->raw.empty()) {
-    EncodeChunk(change->raw, &change->record);
+    EncodeChunk(change->raw, &change->record, store_->compression_);
     return absl::OkStatus();
   }
   const ChunkName* names[] = {&name};

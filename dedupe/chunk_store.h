@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "dedupe/chunk_bytes.h"
+#include "dedupe/chunk_codec.h"
 #include "dedupe/chunk_name.h"
 #include "dedupe/refcount_merge.h"
 #include "dedupe/shared_pool.h"
@@ -75,17 +76,19 @@ class ChunkStore {
   // `families` lists every column family of `db`: unlogged commits are made
   // durable by flushing them all together, which needs `db` opened with
   // atomic_flush (without it, or without `families`, every commit is logged).
+  // New chunks are encoded with `compression`.
   ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
              rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes,
-             std::vector<rocksdb::ColumnFamilyHandle*> families = {});
+             std::vector<rocksdb::ColumnFamilyHandle*> families = {},
+             ChunkCompression compression = ChunkCompression::kZstd);
 
   // Names `data` and encodes it if the store lacks it. Thread-safe.
   PreparedChunk Prepare(std::string_view data);
   // The same for a chunk already named, whose presence the caller looked
   // up (LookupMany): batching the lookups is what makes imports fast.
   // `gc_generation`: gc_generation() as read before that lookup.
-  static PreparedChunk Prepare(const ChunkName& name, std::string_view data, bool stored,
-                               uint64_t gc_generation = PreparedChunk::kNotKnownStored);
+  PreparedChunk Prepare(const ChunkName& name, std::string_view data, bool stored,
+                        uint64_t gc_generation = PreparedChunk::kNotKnownStored) const;
   // Changes whenever GC has deleted chunks (after the deletion is written):
   // a chunk found stored after reading a generation that is still current
   // is still stored.
@@ -188,6 +191,7 @@ class ChunkStore {
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
   const std::vector<rocksdb::ColumnFamilyHandle*> families_;
+  const ChunkCompression compression_;
   // Held from a writer's existence checks to its write, and by GC.
   absl::Mutex commit_mu_;
   std::atomic<uint64_t> gc_generation_{0};  // changed under commit_mu_

@@ -76,6 +76,23 @@ absl::StatusOr<uint64_t> DecodeId(std::string_view v) {
   return DecodeBigEndian64(v.data());
 }
 
+std::string EncodeCompression(ChunkCompression c) {
+  std::string out = Begin();
+  out.push_back(static_cast<char>(c));
+  return Seal('C', std::move(out));
+}
+
+absl::StatusOr<ChunkCompression> DecodeCompression(std::string_view v) {
+  ASSIGN_OR_RETURN(Decoder d, Open('C', v, "compression"));
+  std::string_view mode;
+  if (!d.GetBytes(1, &mode) || !d.done()) return Malformed("compression");
+  if (static_cast<uint8_t>(mode[0]) > static_cast<uint8_t>(kLastChunkCompression))
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the store's chunk compression setting (", static_cast<int>(static_cast<uint8_t>(mode[0])),
+        ") is unknown to this layerdisk; a newer one made it"));
+  return static_cast<ChunkCompression>(mode[0]);
+}
+
 std::string EncodeFormat(const FormatRecord& r) {
   std::string out = Begin();
   PutFixed32(&out, r.format_version);
@@ -253,6 +270,13 @@ absl::StatusOr<std::string> CatalogReader::Get(const std::string& key) {
 absl::StatusOr<FormatRecord> CatalogReader::Format() {
   ASSIGN_OR_RETURN(std::string v, Get(kFormatKey));
   return DecodeFormat(v);
+}
+
+absl::StatusOr<ChunkCompression> CatalogReader::Compression() {
+  absl::StatusOr<std::string> v = Get(kCompressionKey);
+  if (absl::IsNotFound(v.status())) return ChunkCompression::kZstd;
+  RETURN_IF_ERROR(v.status());
+  return DecodeCompression(*v);
 }
 
 absl::StatusOr<LayerRecord> CatalogReader::Layer(uint64_t id) {

@@ -9,6 +9,7 @@
 //   "V" + volume name           VolumeRecord
 //   "S" + volume + "\0" + name  SnapshotRecord
 //   "T" + volume name           ScheduleRecord (timed snapshots)
+//   "C"                         chunk compression setting (absent: zstd)
 //
 // Every value ends with an XXH3-64 of the rest, seeded with kCatalogSeed
 // plus the key's first byte, so a damaged record is DataLoss, never a guess.
@@ -22,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "dedupe/chunk_bytes.h"
+#include "dedupe/chunk_codec.h"
 #include "rocksdb/db.h"
 
 namespace layerdisk {
@@ -118,6 +120,9 @@ std::string SnapshotPrefix(const std::string& volume);
 std::string ScheduleKey(const std::string& volume);
 inline constexpr char kFormatKey[] = "F";
 inline constexpr char kNextIdKey[] = "N";
+// Kept apart from the format record, whose layout older readers check
+// strictly: they ignore this key and compress new chunks with zstd.
+inline constexpr char kCompressionKey[] = "C";
 
 std::string EncodeFormat(const FormatRecord& r);
 std::string EncodeLayer(const LayerRecord& r);
@@ -125,12 +130,14 @@ std::string EncodeVolume(const VolumeRecord& r);
 std::string EncodeSnapshot(const SnapshotRecord& r);
 std::string EncodeSchedule(const ScheduleRecord& r);
 std::string EncodeId(uint64_t id);
+std::string EncodeCompression(ChunkCompression c);
 absl::StatusOr<FormatRecord> DecodeFormat(std::string_view v);
 absl::StatusOr<LayerRecord> DecodeLayer(std::string_view v);
 absl::StatusOr<VolumeRecord> DecodeVolume(std::string_view v);
 absl::StatusOr<SnapshotRecord> DecodeSnapshot(std::string_view v);
 absl::StatusOr<ScheduleRecord> DecodeSchedule(std::string_view v);
 absl::StatusOr<uint64_t> DecodeId(std::string_view v);
+absl::StatusOr<ChunkCompression> DecodeCompression(std::string_view v);
 
 // Typed reads of the catalog. NotFound when the key is absent.
 class CatalogReader {
@@ -144,6 +151,8 @@ class CatalogReader {
                                           const std::string& name);
   absl::StatusOr<ScheduleRecord> Schedule(const std::string& volume);
   absl::StatusOr<uint64_t> NextId();
+  // The store's setting; kZstd for stores made before it existed.
+  absl::StatusOr<ChunkCompression> Compression();
   // Whole-table scans, in key order. Damaged records are skipped and
   // described in damaged().
   absl::StatusOr<std::vector<LayerRecord>> AllLayers();

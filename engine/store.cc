@@ -126,15 +126,19 @@ absl::Status StoreImpl::Init() {
           "store %s has format version %d; this layerdisk reads version %d",
           dir_, format_.format_version, kStoreFormatVersion));
     RETURN_IF_ERROR(CheckChunkSize(format_.chunk_size));
+    ASSIGN_OR_RETURN(compression_, catalog().Compression());
+  } else {
+    compression_ = options_.compression;
   }
   if (!bytes) {
     ASSIGN_OR_RETURN(bytes, OpenChunkBytes(/*claim=*/false));
   }
   chunks_ = std::make_unique<ChunkStore>(db_.get(), std::move(bytes), refs_,
-                                         options_.chunk_cache_bytes, handles_);
+                                         options_.chunk_cache_bytes, handles_, compression_);
   if (!exists) {
     rocksdb::WriteBatch batch;
     batch.Put(kFormatKey, EncodeFormat(format_));
+    batch.Put(kCompressionKey, EncodeCompression(compression_));
     RETURN_IF_ERROR(Commit(&batch));
   }
   RETURN_IF_ERROR(Recover());

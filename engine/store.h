@@ -19,6 +19,7 @@
 #include "common/env.h"
 #include "common/layer_map.h"
 #include "dedupe/chunk_bytes.h"
+#include "dedupe/chunk_codec.h"
 #include "dedupe/shared_pool.h"
 
 namespace layerdisk {
@@ -33,6 +34,9 @@ struct StoreOptions {
   // format record keeps the choice). kRados needs `rados`.
   ChunkBackend chunks = ChunkBackend::kRocksDb;
   RadosTarget rados;
+  // How new chunks are compressed; used only when the store is created (the
+  // catalog keeps the choice).
+  ChunkCompression compression = ChunkCompression::kZstd;
   bool create_if_missing = true;
   // Fail with AlreadyExists when the store exists (`layerdisk init`).
   bool error_if_exists = false;
@@ -183,6 +187,7 @@ struct StoreStats {
   // (dedupe/blob_gc_policy.h).
   uint64_t chunk_file_bytes = 0;
   uint64_t chunk_file_garbage_bytes = 0;
+  ChunkCompression compression = ChunkCompression::kZstd;  // of new chunks
   ChunkCacheStats cache;
   PoolStats pool;
 };

@@ -115,8 +115,8 @@ absl::StatusOr<PreparedBlocks> PrepareBlocks(
   ParallelFor(count, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       if (wanted[i])
-        blocks.chunks[i] = ChunkStore::Prepare(names[i], block_at(i),
-                                               stored[lookup_of[i]].has_value(), gc_generation);
+        blocks.chunks[i] = chunks->Prepare(names[i], block_at(i),
+                                           stored[lookup_of[i]].has_value(), gc_generation);
     }
   });
   return blocks;

@@ -121,11 +121,7 @@ expect_fail 3 volume map nosuch
 expect_fail 3 volume map desk@nosnap
 
 # The same through a running server.
-"$LAYERDISK" serve --nbd "unix:$WORK/nbd.sock" >serve.log 2>&1 &  # not `ld`: $! must be the server itself
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do [[ -S $LAYERDISK_STORE/control.sock ]] && break; sleep 0.1; done
-[[ -S $LAYERDISK_STORE/control.sock ]] || fail "the server did not start: $(cat serve.log)"
+start_server
 ld layer conflicts app1 app2 --base os --json >conf-remote.json
 cmp -s conf.json conf-remote.json || fail "conflicts through the server: $(cat conf-remote.json)"
 ld layer diff app1 app2 --json >diff-remote.json

@@ -3,6 +3,10 @@
 #   ld ARGS...                 runs layerdisk against this test's store
 #   fail, expect_fail, expect_message, json   from tests/expect.sh
 #   make_image FILE MIB        a raw image: seeded data with holes between
+#   start_server               `layerdisk serve` on $LAYERDISK_STORE (NBD on a
+#                              unix socket); returns once its control socket
+#                              is up, so ld reaches the store through it;
+#                              sets SERVER_PID; stopped on exit
 set -euo pipefail
 
 LAYERDISK=${1:?usage: $0 PATH_TO_LAYERDISK}
@@ -19,6 +23,14 @@ cd "$WORK"
 source "$(dirname "${BASH_SOURCE[0]}")/../expect.sh"
 
 ld() { "$LAYERDISK" "$@"; }
+
+start_server() {
+  "$LAYERDISK" serve --nbd "unix:$WORK/nbd.sock" >"$WORK/serve.log" 2>&1 &
+  SERVER_PID=$!
+  trap 'kill $SERVER_PID 2>/dev/null || true; wait $SERVER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+  for _ in $(seq 100); do [[ -S $LAYERDISK_STORE/control.sock ]] && break; sleep 0.1; done
+  [[ -S $LAYERDISK_STORE/control.sock ]] || fail "the server did not start: $(cat "$WORK/serve.log")"
+}
 
 make_image() {
   python3 - "$1" "$2" "${3:-1}" <<'PY'

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# init, chunk sizes, --store and LAYERDISK_STORE, usage errors, help.
+# init, chunk sizes, compression, --store and LAYERDISK_STORE, usage errors,
+# help.
 source "$(dirname "$0")/lib.sh"
 
 ld --help >/dev/null
@@ -21,6 +22,44 @@ ld --store "$WORK/s64" stats --json >stats.json
 
 expect_fail 4 --store "$WORK/s64" init
 expect_message "already exists"
+
+# Compression is chosen at init and kept: stats shows it after a reopen, new
+# chunks follow it (zstd stores least, off stores the bytes as they are),
+# and every mode reads back exactly what was imported.
+python3 - text.img <<'PY'
+import random, sys
+rng = random.Random(7)
+words = [b"desktop", b"layer", b"gold", b"image", b"patch", b"user", b"profile", b"boot"]
+with open(sys.argv[1], "wb") as f:
+    for i in range(4 << 20 >> 6):  # 4 MiB of 64-byte lines
+        f.write(b" ".join(rng.choice(words) for _ in range(12))[:63].ljust(63, b".") + b"\n")
+PY
+declare -A stored
+for mode in zstd zstd-fast off; do
+  ld --json --store "$WORK/c-$mode" init --compression "$mode" >init.json
+  [[ $(json init.json 'd["compression"]') == "$mode" ]] || fail "init --compression $mode: $(cat init.json)"
+  ld --store "$WORK/c-$mode" layer import text text.img --format raw >/dev/null
+  ld --store "$WORK/c-$mode" stats --json >stats.json
+  [[ $(json stats.json 'd["compression"]') == "$mode" ]] || fail "stats compression $mode"
+  ld --store "$WORK/c-$mode" stats | grep -q "new chunks compressed: $mode" || fail "stats text $mode"
+  stored[$mode]=$(json stats.json 'd["stored_bytes"]')
+  ld --store "$WORK/c-$mode" export layer:text "out-$mode.img" >/dev/null
+  cmp -s text.img "out-$mode.img" || fail "compression $mode: export differs from the import"
+done
+(( stored[zstd] < stored[zstd-fast] && stored[zstd-fast] < stored[off] )) ||
+  fail "stored bytes zstd ${stored[zstd]}, zstd-fast ${stored[zstd-fast]}, off ${stored[off]}"
+(( stored[off] >= 4 << 20 )) || fail "compression off stored ${stored[off]} bytes of 4 MiB"
+[[ $(json stats.json 'd["unique_bytes"]') == $((4 << 20)) ]] || fail "unique bytes"
+[[ $(json init.json 'd["compression"]') == off ]] || fail "last init"
+LAYERDISK_STORE=$WORK/c-zstd-fast start_server
+LAYERDISK_STORE=$WORK/c-zstd-fast ld stats --json >stats.json
+[[ $(json stats.json 'd["compression"]') == zstd-fast ]] || fail "stats through the server: $(cat stats.json)"
+kill "$SERVER_PID" && wait "$SERVER_PID" || fail "the server did not stop cleanly: $(cat serve.log)"
+ld --json --store "$WORK/c-default" init >init.json
+[[ $(json init.json 'd["compression"]') == zstd ]] || fail "default compression"
+expect_fail 2 --store "$WORK/c-bad" init --compression lz4
+expect_message "choose zstd (the default), zstd-fast or off"
+[[ ! -e "$WORK/c-bad" ]] || fail "init --compression lz4 created a store"
 
 # The environment names the default store; other commands create it.
 ld layer list | grep -q "no layers"

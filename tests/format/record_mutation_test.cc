@@ -178,6 +178,19 @@ TEST(RecordMutationTest, ScheduleAndFormatRecords) {
             });
 }
 
+TEST(RecordMutationTest, CompressionRecords) {
+  std::vector<std::string> samples;
+  for (int c = 0; c <= static_cast<int>(kLastChunkCompression); ++c)
+    samples.push_back(EncodeCompression(static_cast<ChunkCompression>(c)));
+  MutateAll(samples, CatalogSeed('C'), [](const std::string& r) {
+    absl::StatusOr<ChunkCompression> d = DecodeCompression(r);
+    if (!d.ok()) return false;
+    EXPECT_LE(static_cast<int>(*d), static_cast<int>(kLastChunkCompression));
+    EXPECT_EQ(EncodeCompression(*d), r);
+    return true;
+  });
+}
+
 TEST(RecordMutationTest, MapSegmentsAndHeadPages) {
   constexpr uint64_t kLayer = 42, kSegment = 5;
   MapSegment seg;

@@ -114,5 +114,36 @@ TEST(ChunkCodecTest, DamageIsDataLoss) {
             absl::StatusCode::kDataLoss);
 }
 
+TEST(ChunkCompressionTest, ModesEncodeAsTheyClaimAndAllDecode) {
+  const std::string text = Text(64 * 1024);
+  std::string zstd, fast, off;
+  EncodeChunk(text, &zstd, ChunkCompression::kZstd);
+  EncodeChunk(text, &fast, ChunkCompression::kZstdFast);
+  EncodeChunk(text, &off, ChunkCompression::kOff);
+  EXPECT_EQ(CodecOf(zstd), kCodecZstd);
+  EXPECT_EQ(CodecOf(fast), kCodecZstd);
+  EXPECT_EQ(CodecOf(off), kCodecRaw);
+  EXPECT_EQ(off.size(), kChunkHeaderSize + text.size());
+  // Any reader takes any record: the setting changes only how chunks are written.
+  for (const std::string* record : {&zstd, &fast, &off}) {
+    std::string out(text.size(), '\0');
+    ASSERT_TRUE(DecodeChunk(*record, absl::MakeSpan(out)).ok());
+    EXPECT_EQ(out, text);
+  }
+}
+
+TEST(ChunkCompressionTest, NamesRoundTripAndUnknownNamesAreRefused) {
+  for (int c = 0; c <= static_cast<int>(kLastChunkCompression); ++c) {
+    const auto mode = static_cast<ChunkCompression>(c);
+    absl::StatusOr<ChunkCompression> parsed = ParseChunkCompression(ChunkCompressionName(mode));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, mode);
+  }
+  for (const char* bad : {"", "lz4", "ZSTD", "zstd-", "off "}) {
+    absl::StatusOr<ChunkCompression> parsed = ParseChunkCompression(bad);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace layerdisk

@@ -188,7 +188,7 @@ TEST_F(UnloggedCommitTest, ChunkCollectedAfterPrepareIsStoredAgain) {
     ASSERT_TRUE(batch.Commit(true).ok());
   }
   const uint64_t generation = store_->gc_generation();
-  PreparedChunk prepared = ChunkStore::Prepare(na, a, /*stored=*/true, generation);
+  PreparedChunk prepared = store_->Prepare(na, a, /*stored=*/true, generation);
   auto gc = store_->CollectGarbage();
   ASSERT_TRUE(gc.ok()) << gc.status();
   EXPECT_EQ(gc->chunks_removed, 1u);

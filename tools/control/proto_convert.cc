@@ -99,6 +99,7 @@ void ToProto(const StoreStats& in, v1::StoreStats* out) {
   out->set_unreferenced_bytes(in.unreferenced_bytes);
   out->set_chunk_file_bytes(in.chunk_file_bytes);
   out->set_chunk_file_garbage_bytes(in.chunk_file_garbage_bytes);
+  out->set_compression(static_cast<uint32_t>(in.compression));
   v1::ChunkCacheStats* cache = out->mutable_cache();
   cache->set_hits(in.cache.hits);
   cache->set_misses(in.cache.misses);
@@ -121,6 +122,8 @@ StoreStats FromProto(const v1::StoreStats& in) {
   s.unreferenced_bytes = in.unreferenced_bytes();
   s.chunk_file_bytes = in.chunk_file_bytes();
   s.chunk_file_garbage_bytes = in.chunk_file_garbage_bytes();
+  // Shown only; a value this client does not know shows as "unknown".
+  s.compression = static_cast<ChunkCompression>(in.compression());
   s.cache = {in.cache().hits(), in.cache().misses(), in.cache().bytes(), in.cache().capacity()};
   s.pool = {in.pool().name(), in.pool().objects(), in.pool().bytes(), in.pool().stores(),
             in.pool().layers()};
