@@ -86,11 +86,12 @@ absl::StatusOr<ChunkCompression> DecodeCompression(std::string_view v) {
   ASSIGN_OR_RETURN(Decoder d, Open('C', v, "compression"));
   std::string_view mode;
   if (!d.GetBytes(1, &mode) || !d.done()) return Malformed("compression");
-  if (static_cast<uint8_t>(mode[0]) > static_cast<uint8_t>(kLastChunkCompression))
+  const uint8_t value = static_cast<uint8_t>(mode[0]);
+  if (value > static_cast<uint8_t>(kLastChunkCompression))
     return absl::FailedPreconditionError(absl::StrCat(
-        "the store's chunk compression setting (", static_cast<int>(static_cast<uint8_t>(mode[0])),
+        "the store's chunk compression setting (", value,
         ") is unknown to this layerdisk; a newer one made it"));
-  return static_cast<ChunkCompression>(mode[0]);
+  return static_cast<ChunkCompression>(value);
 }
 
 std::string EncodeFormat(const FormatRecord& r) {

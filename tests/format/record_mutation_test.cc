@@ -189,6 +189,11 @@ TEST(RecordMutationTest, CompressionRecords) {
     EXPECT_EQ(EncodeCompression(*d), r);
     return true;
   });
+  // A mode from a newer layerdisk is refused, by number, not guessed at.
+  absl::StatusOr<ChunkCompression> newer = DecodeCompression(EncodeCompression(
+      static_cast<ChunkCompression>(static_cast<int>(kLastChunkCompression) + 1)));
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(newer.status().message().find("setting (3)"), std::string::npos) << newer.status();
 }
 
 TEST(RecordMutationTest, MapSegmentsAndHeadPages) {
