@@ -27,7 +27,8 @@ ChunkStore::ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
     : db_(db),
       bytes_(std::move(bytes)),
       refs_(refs),
-      cache_(rocksdb::NewLRUCache(std::max<uint64_t>(cache_bytes, 1 << 20))),
+      cache_(cache_bytes == 0 ? nullptr
+                              : rocksdb::NewLRUCache(std::max<uint64_t>(cache_bytes, 1 << 20))),
       families_(db->GetDBOptions().atomic_flush ? std::move(families)
                                                 : std::vector<rocksdb::ColumnFamilyHandle*>()),
       compression_(compression) {}
@@ -42,6 +43,7 @@ absl::Status ChunkStore::FlushMemtables() {
 }
 
 bool ChunkStore::ReadCached(const ChunkName& name, absl::Span<char> out) {
+  if (cache_ == nullptr) return false;
   rocksdb::Cache::Handle* h = cache_->Lookup(ToSlice(name.view()));
   if (h == nullptr) {
     cache_misses_.fetch_add(1, std::memory_order_relaxed);
@@ -66,6 +68,7 @@ absl::Status ChunkStore::DecodeAndCache(const ChunkName& name, std::string_view 
     return absl::DataLossError(absl::StrCat("chunk ", name.Hex(), " in RADOS pool ",
                                             shared_pool()->pool_name(),
                                             " does not hold the bytes its name says"));
+  if (cache_ == nullptr) return absl::OkStatus();
   auto* copy = new std::string(out.data(), out.size());
   if (!cache_->Insert(ToSlice(name.view()), copy, copy->size(), &DeleteCachedChunk).ok())
     delete copy;
@@ -242,8 +245,10 @@ ChunkStore::CacheStats ChunkStore::cache_stats() const {
   CacheStats stats;
   stats.hits = cache_hits_.load(std::memory_order_relaxed);
   stats.misses = cache_misses_.load(std::memory_order_relaxed);
-  stats.bytes = cache_->GetUsage();
-  stats.capacity = cache_->GetCapacity();
+  if (cache_ != nullptr) {
+    stats.bytes = cache_->GetUsage();
+    stats.capacity = cache_->GetCapacity();
+  }
   return stats;
 }
 

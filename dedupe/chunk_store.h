@@ -76,7 +76,9 @@ class ChunkStore {
   // `families` lists every column family of `db`: unlogged commits are made
   // durable by flushing them all together, which needs `db` opened with
   // atomic_flush (without it, or without `families`, every commit is logged).
-  // New chunks are encoded with `compression`.
+  // New chunks are encoded with `compression`. `cache_bytes` 0: no cache of
+  // decompressed chunks (a one-shot reader of each chunk once, which a cache
+  // would only slow down).
   ChunkStore(rocksdb::DB* db, std::unique_ptr<ChunkBytes> bytes,
              rocksdb::ColumnFamilyHandle* refs, uint64_t cache_bytes,
              std::vector<rocksdb::ColumnFamilyHandle*> families = {},

@@ -40,7 +40,8 @@ struct StoreOptions {
   bool create_if_missing = true;
   // Fail with AlreadyExists when the store exists (`layerdisk init`).
   bool error_if_exists = false;
-  // Decompressed chunks kept in memory for hot reads (a boot storm).
+  // Decompressed chunks kept in memory for hot reads (a boot storm); 0 for
+  // none (a one-shot export reads each chunk once).
   uint64_t chunk_cache_bytes = 256ull << 20;
   // RocksDB's cache of the chunk index and reference-count blocks, which
   // every chunk read and every import's existence check searches.

@@ -216,7 +216,12 @@ absl::Status Write(CliContext& ctx, const WriteArgs& args) {
 
 absl::Status Export(CliContext& ctx, const std::string& device_name,
                     const std::string& file, const std::string& format) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
+  // An export reads each block once: a cache of decompressed chunks would
+  // only add a copy, an allocation and an eviction to every read (exports
+  // took ~1.5x as long with one). A running server reads with its own.
+  StoreOptions options;
+  options.chunk_cache_bytes = 0;
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore(options));
   ASSIGN_OR_RETURN(std::shared_ptr<BlockDevice> device,
                    OpenNamedDevice(*store, device_name));
   double seconds = 0;
