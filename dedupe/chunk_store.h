@@ -164,6 +164,8 @@ class ChunkStore {
   absl::StatusOr<ChunkGcResult> CollectGarbage();
 
   rocksdb::DB* db() const { return db_; }
+  // How new chunks are encoded.
+  ChunkCompression compression() const { return compression_; }
   // Whether batches may commit unlogged (see CommitLog).
   bool SupportsUnloggedCommits() const { return !families_.empty(); }
 

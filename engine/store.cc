@@ -119,6 +119,7 @@ absl::Status StoreImpl::Init() {
   chunks_cf_ = handles_[kChunksFamily];
   refs_ = handles_[kRefsFamily];
 
+  ChunkCompression compression = options_.compression;
   if (exists) {
     ASSIGN_OR_RETURN(format_, catalog().Format());
     if (format_.format_version != kStoreFormatVersion)
@@ -126,19 +127,17 @@ absl::Status StoreImpl::Init() {
           "store %s has format version %d; this layerdisk reads version %d",
           dir_, format_.format_version, kStoreFormatVersion));
     RETURN_IF_ERROR(CheckChunkSize(format_.chunk_size));
-    ASSIGN_OR_RETURN(compression_, catalog().Compression());
-  } else {
-    compression_ = options_.compression;
+    ASSIGN_OR_RETURN(compression, catalog().Compression());
   }
   if (!bytes) {
     ASSIGN_OR_RETURN(bytes, OpenChunkBytes(/*claim=*/false));
   }
   chunks_ = std::make_unique<ChunkStore>(db_.get(), std::move(bytes), refs_,
-                                         options_.chunk_cache_bytes, handles_, compression_);
+                                         options_.chunk_cache_bytes, handles_, compression);
   if (!exists) {
     rocksdb::WriteBatch batch;
     batch.Put(kFormatKey, EncodeFormat(format_));
-    batch.Put(kCompressionKey, EncodeCompression(compression_));
+    batch.Put(kCompressionKey, EncodeCompression(compression));
     RETURN_IF_ERROR(Commit(&batch));
   }
   RETURN_IF_ERROR(Recover());

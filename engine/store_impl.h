@@ -285,7 +285,6 @@ class StoreImpl final : public Store {
   const StoreOptions options_;
   Env* const env_;
   FormatRecord format_;
-  ChunkCompression compression_ = ChunkCompression::kZstd;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* maps_ = nullptr;

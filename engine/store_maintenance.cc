@@ -18,7 +18,7 @@ void FinishRatios(SpaceStats* s) {
 absl::StatusOr<StoreStats> StoreImpl::StatsHere() {
   absl::MutexLock lock(&mu_);
   StoreStats stats;
-  stats.compression = compression_;
+  stats.compression = chunks_->compression();
   RETURN_IF_ERROR(chunks_->ForEachChunk([&](const ChunkName&, const RefRecord& r) {
     if (r.refs <= 0) {  // garbage awaiting gc
       stats.unreferenced_bytes += r.stored_length;
