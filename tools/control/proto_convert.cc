@@ -1,5 +1,7 @@
 #include "tools/control/proto_convert.h"
 
+#include <algorithm>
+
 namespace layerdisk {
 
 void ToProto(const LayerInfo& in, v1::LayerInfo* out) {
@@ -122,8 +124,9 @@ StoreStats FromProto(const v1::StoreStats& in) {
   s.unreferenced_bytes = in.unreferenced_bytes();
   s.chunk_file_bytes = in.chunk_file_bytes();
   s.chunk_file_garbage_bytes = in.chunk_file_garbage_bytes();
-  // Shown only; a value this client does not know shows as "unknown".
-  s.compression = static_cast<ChunkCompression>(in.compression());
+  // Shown only; a value this client does not know shows as "unknown". One
+  // too large for the enum's byte would be undefined: it becomes 255.
+  s.compression = static_cast<ChunkCompression>(std::min<uint32_t>(in.compression(), UINT8_MAX));
   s.cache = {in.cache().hits(), in.cache().misses(), in.cache().bytes(), in.cache().capacity()};
   s.pool = {in.pool().name(), in.pool().objects(), in.pool().bytes(), in.pool().stores(),
             in.pool().layers()};
