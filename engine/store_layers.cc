@@ -116,6 +116,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     // come in bursts (a flush, the other threads taking both cores), and
     // with one slot this thread would idle while they catch up.
     OrderedWorker committer(kImportCommitQueue);
+    WriterNames given;  // names already prepared for `writer`
     for (;;) {
       ASSIGN_OR_RETURN(std::optional<ImageReadAhead::Filled> filled, reader.Next());
       if (!filled) break;
@@ -123,7 +124,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
       result.bytes_read += range.length;
       ASSIGN_OR_RETURN(PreparedBlocks blocks,
                        PrepareBlocks(chunks_.get(), range.first_block, filled->bytes, bs,
-                                     AllZero, /*mark_skipped_as_zero=*/delta));
+                                     AllZero, /*mark_skipped_as_zero=*/delta, &given));
       reader.Recycle(std::move(filled->bytes));
       digest.ZeroUpTo(range.first_block);  // not read: holes
       for (const std::optional<PreparedChunk>& chunk : blocks.chunks)

@@ -87,11 +87,12 @@ absl::Status LayerWriter::Finish(
 
 absl::StatusOr<PreparedBlocks> PrepareBlocks(
     ChunkStore* chunks, uint64_t first, std::string_view data, uint32_t block_size,
-    const std::function<bool(std::string_view)>& skip, bool mark_skipped_as_zero) {
+    const std::function<bool(std::string_view)>& skip, bool mark_skipped_as_zero,
+    WriterNames* seen) {
   const size_t count = data.size() / block_size;
   auto block_at = [&](size_t i) { return data.substr(i * block_size, block_size); };
-  // Name every block (in parallel), look all names up in one batched read,
-  // then compress the new ones (in parallel).
+  // Name every block (in parallel), look the names not seen before up in one
+  // batched read, then encode the new ones (in parallel).
   std::vector<ChunkName> names(count);
   std::vector<char> wanted(count);
   ParallelFor(count, [&](size_t begin, size_t end) {
@@ -100,23 +101,34 @@ absl::StatusOr<PreparedBlocks> PrepareBlocks(
       if (wanted[i]) names[i] = NameChunk(block_at(i));
     }
   });
+  WriterNames here;
+  if (seen == nullptr) seen = &here;
+  constexpr size_t kRepeat = ~size_t{0};
+  std::vector<size_t> lookup_of(count, kRepeat);
   std::vector<const ChunkName*> lookups;
-  for (size_t i = 0; i < count; ++i)
-    if (wanted[i]) lookups.push_back(&names[i]);
+  for (size_t i = 0; i < count; ++i) {
+    if (!wanted[i] || seen->Repeat(names[i])) continue;
+    lookup_of[i] = lookups.size();
+    lookups.push_back(&names[i]);
+  }
   const uint64_t gc_generation = chunks->gc_generation();  // before the lookup
   ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> stored, chunks->LookupMany(lookups));
-  std::vector<size_t> lookup_of(count);
-  for (size_t i = 0, k = 0; i < count; ++i)
-    if (wanted[i]) lookup_of[i] = k++;
   PreparedBlocks blocks;
   blocks.first = first;
   blocks.mark_skipped_as_zero = mark_skipped_as_zero;
   blocks.chunks.resize(count);
   ParallelFor(count, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      if (wanted[i])
+      if (!wanted[i]) continue;
+      if (lookup_of[i] == kRepeat) {
+        // Stored before this block commits (WriterNames): the name alone.
+        PreparedChunk& repeat = blocks.chunks[i].emplace();
+        repeat.name = names[i];
+        repeat.stored_as_of = gc_generation;
+      } else {
         blocks.chunks[i] = chunks->Prepare(names[i], block_at(i),
                                            stored[lookup_of[i]].has_value(), gc_generation);
+      }
     }
   });
   return blocks;

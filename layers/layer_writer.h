@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 
+#include "absl/container/flat_hash_set.h"
 #include "dedupe/chunk_store.h"
 #include "layers/map_segment.h"
 #include "rocksdb/db.h"
@@ -70,9 +71,31 @@ class LayerWriter {
   uint64_t data_blocks_ = 0;
 };
 
+// Names of chunks already given to one LayerWriter. Its commits go in
+// order, so by the time a later block's commit runs, an earlier block with
+// the same bytes is stored (by an earlier commit or in the same batch) and
+// referenced by the writer, which GC cannot take away: the repeat needs
+// neither a lookup nor a record. Bounded: when full it forgets everything,
+// and a repeat costs a lookup again.
+class WriterNames {
+ public:
+  // True when `name` was seen before; remembers it otherwise.
+  bool Repeat(const ChunkName& name) {
+    if (names_.contains(name)) return true;
+    if (names_.size() >= kMaxNames) names_.clear();
+    names_.insert(name);
+    return false;
+  }
+
+ private:
+  static constexpr size_t kMaxNames = size_t{1} << 18;  // ~10 MiB
+  absl::flat_hash_set<ChunkName> names_;
+};
+
 // Blocks named, looked up and encoded, ready for a LayerWriter: the CPU work
 // of AddBlocksParallel, which an import does for one buffer while the
-// previous one commits.
+// previous one commits. `seen` (optional) holds the names the writer was
+// given before these blocks; repeats within `data` are found without it.
 struct PreparedBlocks {
   uint64_t first = 0;
   std::vector<std::optional<PreparedChunk>> chunks;  // nullopt: skipped
@@ -80,7 +103,8 @@ struct PreparedBlocks {
 };
 absl::StatusOr<PreparedBlocks> PrepareBlocks(
     ChunkStore* chunks, uint64_t first, std::string_view data, uint32_t block_size,
-    const std::function<bool(std::string_view)>& skip, bool mark_skipped_as_zero);
+    const std::function<bool(std::string_view)>& skip, bool mark_skipped_as_zero,
+    WriterNames* seen = nullptr);
 absl::Status AddPreparedBlocks(LayerWriter* writer, PreparedBlocks blocks);
 
 // Adds `count` consecutive blocks from `first`, whose bytes are `data`
