@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/env.h"
+#include "common/status_macros.h"
 
 namespace layerdisk {
 
@@ -29,11 +30,16 @@ ImageFile::~ImageFile() {
 
 absl::StatusOr<std::string> ImageFile::Read(uint64_t offset, uint64_t length,
                                             const std::string& what) const {
-  if (offset > size_ || length > size_ - offset)
-    return absl::DataLossError(absl::StrFormat(
-        "%s: the %s at offset %d (%d bytes) lies past the end of the file (%d bytes; "
-        "truncated or corrupt)", path_, what, offset, length, size_));
+  if (offset > size_ || length > size_ - offset) return PastEnd(offset, length, what);
   std::string out(length, '\0');
+  RETURN_IF_ERROR(ReadInto(offset, absl::MakeSpan(out), what));
+  return out;
+}
+
+absl::Status ImageFile::ReadInto(uint64_t offset, absl::Span<char> out,
+                                 const std::string& what) const {
+  const uint64_t length = out.size();
+  if (offset > size_ || length > size_ - offset) return PastEnd(offset, length, what);
   for (uint64_t done = 0; done < length;) {
     ssize_t n = ::pread(fd_, out.data() + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
@@ -41,7 +47,13 @@ absl::StatusOr<std::string> ImageFile::Read(uint64_t offset, uint64_t length,
     if (n == 0) return absl::DataLossError(absl::StrFormat("%s ended while reading its %s", path_, what));
     done += static_cast<uint64_t>(n);
   }
-  return out;
+  return absl::OkStatus();
+}
+
+absl::Status ImageFile::PastEnd(uint64_t offset, uint64_t length, const std::string& what) const {
+  return absl::DataLossError(absl::StrFormat(
+      "%s: the %s at offset %d (%d bytes) lies past the end of the file (%d bytes; "
+      "truncated or corrupt)", path_, what, offset, length, size_));
 }
 
 uint32_t Be32(const std::string& b, size_t at) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 
 namespace layerdisk {
 
@@ -22,9 +23,12 @@ class ImageFile {
   // Exactly `length` bytes at `offset`; DataLoss naming `what` when the file
   // ends before them (a truncated image or an offset pointing past its end).
   absl::StatusOr<std::string> Read(uint64_t offset, uint64_t length, const std::string& what) const;
+  // The same into `out` (out.size() bytes).
+  absl::Status ReadInto(uint64_t offset, absl::Span<char> out, const std::string& what) const;
 
  private:
   ImageFile(std::string path, int fd, uint64_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
+  absl::Status PastEnd(uint64_t offset, uint64_t length, const std::string& what) const;
   std::string path_;
   int fd_;
   uint64_t size_;

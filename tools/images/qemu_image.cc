@@ -2,7 +2,10 @@
 
 #include <libnbd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "tools/images/image_file.h"
 #include "tools/images/subprocess.h"
 
 namespace layerdisk {
@@ -23,21 +27,69 @@ std::string NbdError() {
   return e ? e : "unknown libnbd error";
 }
 
+// A guest range whose bytes `qemu-img map` places, as they are, at `host`
+// in the image file itself (a plain qcow2 data cluster).
+struct FileRange {
+  uint64_t start = 0;
+  uint64_t length = 0;
+  uint64_t host = 0;
+};
+
 // One image served by a qemu-nbd child that libnbd started (systemd socket
 // activation: no socket path, no port). The child ends when the handle
-// closes.
+// closes. Ranges in `in_file` are read from the file directly instead,
+// which spares the copies through qemu-nbd and the socket; the child serves
+// the rest (compressed clusters, backing files).
 class NbdImage final : public ImageDevice {
  public:
   NbdImage(nbd_handle* nbd, std::string path, uint64_t size,
-           std::vector<DeviceExtent> allocation)
-      : ImageDevice(size, std::move(allocation)), nbd_(nbd), path_(std::move(path)) {}
+           std::vector<DeviceExtent> allocation, std::optional<ImageFile> file,
+           std::vector<FileRange> in_file)
+      : ImageDevice(size, std::move(allocation)),
+        nbd_(nbd),
+        path_(std::move(path)),
+        file_(std::move(file)),
+        in_file_(std::move(in_file)) {}
   ~NbdImage() override { nbd_close(nbd_); }
 
   absl::Status Read(uint64_t offset, absl::Span<char> out) override {
     RETURN_IF_ERROR(CheckRange(offset, out.size()));
-    for (uint64_t done = 0; done < out.size();) {
-      uint64_t n = std::min<uint64_t>(kMaxNbdRead, out.size() - done);
-      if (nbd_pread(nbd_, out.data() + done, n, offset + done, 0) != 0)
+    const uint64_t end = offset + out.size();
+    // The first range in the file ending after `pos`.
+    auto range = std::upper_bound(
+        in_file_.begin(), in_file_.end(), offset,
+        [](uint64_t pos, const FileRange& r) { return pos < r.start + r.length; });
+    for (uint64_t pos = offset; pos < end;) {
+      char* to = out.data() + (pos - offset);
+      if (range != in_file_.end() && range->start <= pos) {
+        const uint64_t n = std::min(end, range->start + range->length) - pos;
+        RETURN_IF_ERROR(ReadFile(range->host + (pos - range->start), to, n));
+        pos += n;
+        ++range;
+      } else {
+        const uint64_t next = range != in_file_.end() ? std::min(end, range->start) : end;
+        RETURN_IF_ERROR(ReadServed(pos, to, next - pos));
+        pos = next;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // qemu reads the part of a cluster past the end of the file as zeroes
+  // (`qemu-img check` accepts a file ending inside its last cluster): so do
+  // we, to read what qemu-img convert makes of the image.
+  absl::Status ReadFile(uint64_t host, char* out, uint64_t length) {
+    const uint64_t in_file = std::min(length, file_->size() - std::min(file_->size(), host));
+    if (in_file > 0) RETURN_IF_ERROR(file_->ReadInto(host, absl::MakeSpan(out, in_file), "data"));
+    std::memset(out + in_file, 0, length - in_file);
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadServed(uint64_t offset, char* out, uint64_t length) {
+    for (uint64_t done = 0; done < length;) {
+      uint64_t n = std::min<uint64_t>(kMaxNbdRead, length - done);
+      if (nbd_pread(nbd_, out + done, n, offset + done, 0) != 0)
         return absl::DataLossError(absl::StrFormat(
             "%s: reading %d bytes at offset %d failed: %s", path_, n, offset + done, NbdError()));
       done += n;
@@ -45,9 +97,10 @@ class NbdImage final : public ImageDevice {
     return absl::OkStatus();
   }
 
- private:
   nbd_handle* const nbd_;
   const std::string path_;
+  const std::optional<ImageFile> file_;  // set when in_file_ is not empty
+  const std::vector<FileRange> in_file_;
 };
 
 absl::StatusOr<nlohmann::json> RunJson(const std::vector<std::string>& argv) {
@@ -68,24 +121,43 @@ bool Flag(const nlohmann::json& j, const char* key) {
 }
 
 // What `path` allocates: for a whole disk its data (the rest zero); for an
-// overlay whatever it defines itself, depth 0 (the rest a hole).
-absl::StatusOr<std::vector<DeviceExtent>> Allocation(const std::string& path,
-                                                     const std::string& format,
-                                                     uint64_t size, bool differencing) {
+// overlay whatever it defines itself, depth 0 (the rest a hole). With
+// `in_file`, also the data ranges qemu-img places in the file itself.
+struct QemuMap {
+  std::vector<DeviceExtent> allocation;
+  std::vector<FileRange> in_file;
+};
+absl::StatusOr<QemuMap> MapImage(const std::string& path, const std::string& format,
+                                 uint64_t size, bool differencing, bool in_file) {
   ASSIGN_OR_RETURN(nlohmann::json map,
                    RunJson({"qemu-img", "map", "--output=json", "-f", format, path}));
   if (!map.is_array()) return absl::InternalError("qemu-img map printed no extent list");
-  std::vector<DeviceExtent> out;
+  QemuMap out;
   uint64_t pos = 0;
   for (const nlohmann::json& e : map) {
     uint64_t start = U64(e, "start"), length = U64(e, "length");
     if (start != pos || length > size - std::min(size, start))
       return absl::InternalError(absl::StrFormat(
           "qemu-img map of %s reported an extent out of order at %d", path, start));
-    bool defined = differencing ? Flag(e, "present") && U64(e, "depth") == 0
-                                : Flag(e, "data");
-    if (defined) AppendExtent(&out, start, length, false, false);
-    else AppendUnallocated(&out, start, length, differencing);
+    const bool own = U64(e, "depth") == 0;
+    bool defined = differencing ? Flag(e, "present") && own : Flag(e, "data");
+    if (defined) AppendExtent(&out.allocation, start, length, false, false);
+    else AppendUnallocated(&out.allocation, start, length, differencing);
+    // An offset at depth > 0 is in a backing file; a zero cluster may keep
+    // stale bytes at its offset.
+    auto host = e.find("offset");
+    if (in_file && own && Flag(e, "data") && !Flag(e, "zero") && host != e.end() &&
+        host->is_number_unsigned()) {
+      FileRange r{start, length, host->get<uint64_t>()};
+      if (r.host > UINT64_MAX - length)
+        return absl::DataLossError(absl::StrFormat(
+            "qemu-img map of %s placed data at offset %d, past any file", path, r.host));
+      FileRange* last = out.in_file.empty() ? nullptr : &out.in_file.back();
+      if (last && last->start + last->length == start && last->host + last->length == r.host)
+        last->length += length;
+      else
+        out.in_file.push_back(r);
+    }
     pos = start + length;
   }
   if (pos != size)
@@ -112,9 +184,14 @@ absl::Status CheckImage(const std::string& path, const std::string& format) {
 
 absl::StatusOr<std::unique_ptr<BlockDevice>> OpenNbd(const std::string& path,
                                                      const std::string& format,
-                                                     uint64_t size, bool differencing) {
-  ASSIGN_OR_RETURN(std::vector<DeviceExtent> allocation,
-                   Allocation(path, format, size, differencing));
+                                                     uint64_t size, bool differencing,
+                                                     bool in_file) {
+  ASSIGN_OR_RETURN(QemuMap map, MapImage(path, format, size, differencing, in_file));
+  std::optional<ImageFile> file;
+  if (!map.in_file.empty()) {
+    ASSIGN_OR_RETURN(ImageFile opened, ImageFile::Open(path));
+    file.emplace(std::move(opened));
+  }
   nbd_handle* nbd = nbd_create();
   if (nbd == nullptr) return absl::InternalError(NbdError());
   std::string fmt = "--format=" + format;
@@ -132,8 +209,20 @@ absl::StatusOr<std::unique_ptr<BlockDevice>> OpenNbd(const std::string& path,
     return absl::InternalError(absl::StrFormat(
         "qemu-nbd serves %s as %d bytes, qemu-img said %d", path, served, size));
   }
-  return std::unique_ptr<BlockDevice>(
-      std::make_unique<NbdImage>(nbd, path, size, std::move(allocation)));
+  return std::unique_ptr<BlockDevice>(std::make_unique<NbdImage>(
+      nbd, path, size, std::move(map.allocation), std::move(file), std::move(map.in_file)));
+}
+
+// Whether qemu-img's map offsets of this image are its guest bytes in the
+// file itself: plain qcow2 only. Encrypted clusters hold ciphertext, an
+// external data file holds the data elsewhere, and other formats' offsets
+// may name another extent file.
+bool DataInFile(const nlohmann::json& info) {
+  if (info.value("format", std::string()) != "qcow2" || Flag(info, "encrypted")) return false;
+  auto specific = info.find("format-specific");
+  if (specific == info.end() || !specific->is_object()) return false;
+  auto data = specific->find("data");
+  return data != specific->end() && data->is_object() && !data->contains("data-file");
 }
 
 }  // namespace
@@ -163,9 +252,8 @@ absl::StatusOr<std::vector<ImageLink>> QemuImageChain(const std::string& path,
     RETURN_IF_ERROR(CheckImage(link.path, link.format));
     if (link.size == 0)
       return absl::InvalidArgumentError(absl::StrFormat("%s has no virtual size", link.path));
-    link.open = [p = link.path, f = link.format, s = link.size, d = link.differencing]() {
-      return OpenNbd(p, f, s, d);
-    };
+    link.open = [p = link.path, f = link.format, s = link.size, d = link.differencing,
+                 direct = DataInFile(*it)]() { return OpenNbd(p, f, s, d, direct); };
     links.push_back(std::move(link));
   }
   return links;

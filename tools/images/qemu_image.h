@@ -1,7 +1,9 @@
 // qcow2 and VMDK images (and their backing chains), read through the qemu
 // tools rather than a parser of our own: `qemu-img info --backing-chain`
 // names the chain, `qemu-img map` tells which ranges each image allocates,
-// and a qemu-nbd child (over a socketpair, through libnbd) serves the bytes.
+// and a qemu-nbd child (over a socketpair, through libnbd) serves the bytes,
+// except where qemu-img map places a plain qcow2 cluster in the file itself:
+// those are read from the file directly.
 #ifndef LAYERDISK_TOOLS_IMAGES_QEMU_IMAGE_H_
 #define LAYERDISK_TOOLS_IMAGES_QEMU_IMAGE_H_
 
