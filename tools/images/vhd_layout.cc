@@ -44,10 +44,10 @@ std::string GuidFromBytes(const std::string& b, size_t at, bool mixed_endian) {
   return out;
 }
 
-void AppendChildRun(std::vector<ChildRun>* runs, uint64_t offset, uint64_t length,
-                    uint64_t file_offset) {
+void AppendFileRun(std::vector<FileRun>* runs, uint64_t offset, uint64_t length,
+                   uint64_t file_offset) {
   if (!runs->empty()) {
-    ChildRun& last = runs->back();
+    FileRun& last = runs->back();
     bool zero = file_offset == kZeroRun, last_zero = last.file_offset == kZeroRun;
     if (last.offset + last.length == offset && zero == last_zero &&
         (zero || last.file_offset + last.length == file_offset)) {
@@ -95,6 +95,7 @@ absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path) {
       return Corrupt(path, absl::StrFormat("the fixed VHD holds %d bytes of its %d-byte disk "
                                            "(truncated)", file.size() - kFooterSize, out.size));
     out.allocation.push_back({0, out.size, false, false});
+    out.file_runs.push_back({0, out.size, 0});
     return out;
   }
   if (type != kDiskDynamic && type != kDiskDifferencing)
@@ -131,21 +132,18 @@ absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path) {
     if (at > data_end || bitmap_bytes + length > data_end - at)
       return Corrupt(path, absl::StrFormat("BAT entry %d points past the end of the file "
                                            "(sector %d)", i, entry));
-    if (!out.differencing) {
-      AppendExtent(&out.allocation, start, length, false, false);
-      continue;
-    }
-    // A differencing block defines only the sectors its bitmap marks (most
-    // significant bit first); the rest shows the parent.
+    // A block holds only the sectors its bitmap marks (most significant bit
+    // first); the rest shows the parent, or in a whole disk reads as zeroes
+    // (never written, as the format says and libvhdi reads them).
     ASSIGN_OR_RETURN(std::string bitmap, file.Read(at, bitmap_bytes, "sector bitmap"));
     for (uint64_t s = 0; s < length / kSector; ++s) {
       bool set = (static_cast<uint8_t>(bitmap[s / 8]) >> (7 - s % 8)) & 1;
       if (set) {
         AppendExtent(&out.allocation, start + s * kSector, kSector, false, false);
-        AppendChildRun(&out.child_runs, start + s * kSector, kSector,
-                       at + bitmap_bytes + s * kSector);
+        AppendFileRun(&out.file_runs, start + s * kSector, kSector,
+                      at + bitmap_bytes + s * kSector);
       } else {
-        AppendUnallocated(&out.allocation, start + s * kSector, kSector, true);
+        AppendUnallocated(&out.allocation, start + s * kSector, kSector, out.differencing);
       }
     }
   }

@@ -85,12 +85,14 @@ class VhdiImage final : public ImageDevice {
   libvhdi_file_t* file_ = nullptr;
 };
 
-// A differencing child composed over its parent: the parent's bytes, then
-// the child's own runs read from its file over them.
-class DiffOverlay final : public ImageDevice {
+// An image read from its file at the runs its layout found: a VHD, or a
+// differencing child composed over its parent (the parent's bytes, then
+// the child's own runs over them). Without a parent what no run covers
+// reads as zeroes.
+class RunImage final : public ImageDevice {
  public:
-  DiffOverlay(uint64_t size, std::vector<DeviceExtent> allocation, ImageFile file,
-              std::unique_ptr<BlockDevice> parent, std::shared_ptr<const std::vector<ChildRun>> runs)
+  RunImage(uint64_t size, std::vector<DeviceExtent> allocation, ImageFile file,
+           std::unique_ptr<BlockDevice> parent, std::shared_ptr<const std::vector<FileRun>> runs)
       : ImageDevice(size, std::move(allocation)), file_(std::move(file)),
         parent_(std::move(parent)), runs_(std::move(runs)) {}
 
@@ -98,11 +100,12 @@ class DiffOverlay final : public ImageDevice {
     RETURN_IF_ERROR(CheckRange(offset, out.size()));
     const uint64_t end = offset + out.size();
     // A child larger than its parent: past the parent's end it reads zero.
-    const uint64_t from_parent = offset < parent_->size() ? std::min(end, parent_->size()) - offset : 0;
+    const uint64_t parent_size = parent_ ? parent_->size() : 0;
+    const uint64_t from_parent = offset < parent_size ? std::min(end, parent_size) - offset : 0;
     if (from_parent > 0) RETURN_IF_ERROR(parent_->Read(offset, out.subspan(0, from_parent)));
     std::memset(out.data() + from_parent, 0, out.size() - from_parent);
     auto it = std::upper_bound(runs_->begin(), runs_->end(), offset,
-                               [](uint64_t off, const ChildRun& r) { return off < r.offset; });
+                               [](uint64_t off, const FileRun& r) { return off < r.offset; });
     if (it != runs_->begin()) --it;
     for (; it != runs_->end() && it->offset < end; ++it) {
       uint64_t lo = std::max(offset, it->offset), hi = std::min(end, it->offset + it->length);
@@ -112,17 +115,16 @@ class DiffOverlay final : public ImageDevice {
         std::memset(dst, 0, hi - lo);
         continue;
       }
-      ASSIGN_OR_RETURN(std::string bytes, file_.Read(it->file_offset + (lo - it->offset), hi - lo,
-                                                     "data block"));
-      std::memcpy(dst, bytes.data(), bytes.size());
+      RETURN_IF_ERROR(file_.ReadInto(it->file_offset + (lo - it->offset),
+                                     absl::MakeSpan(dst, hi - lo), "data block"));
     }
     return absl::OkStatus();
   }
 
  private:
   ImageFile file_;
-  std::unique_ptr<BlockDevice> parent_;
-  const std::shared_ptr<const std::vector<ChildRun>> runs_;
+  std::unique_ptr<BlockDevice> parent_;  // null: a whole disk
+  const std::shared_ptr<const std::vector<FileRun>> runs_;
 };
 
 // Where the parent named `name` (often a Windows path) lies: an existing
@@ -198,24 +200,25 @@ absl::StatusOr<std::vector<ImageLink>> VhdImageChain(const std::string& path,
     link.differencing = it->layout.differencing;
     auto allocation =
         std::make_shared<const std::vector<DeviceExtent>>(std::move(it->layout.allocation));
-    if (!link.differencing) {
-      link.open = [path = link.path, allocation, size = link.size]()
-          -> absl::StatusOr<std::unique_ptr<BlockDevice>> {
-        auto image = std::make_unique<VhdiImage>(size, *allocation, path);
-        RETURN_IF_ERROR(image->Open(path));
-        return std::unique_ptr<BlockDevice>(std::move(image));
-      };
-    } else {
-      auto runs = std::make_shared<const std::vector<ChildRun>>(std::move(it->layout.child_runs));
-      link.open = [path = link.path, allocation, runs, size = link.size,
-                   open_parent = links.back().open]()
-          -> absl::StatusOr<std::unique_ptr<BlockDevice>> {
-        ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> parent, open_parent());
-        ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path));
-        return std::unique_ptr<BlockDevice>(std::make_unique<DiffOverlay>(
-            size, *allocation, std::move(file), std::move(parent), runs));
-      };
-    }
+    auto runs = std::make_shared<const std::vector<FileRun>>(std::move(it->layout.file_runs));
+    std::function<absl::StatusOr<std::unique_ptr<BlockDevice>>()> open_parent;
+    if (link.differencing) open_parent = links.back().open;
+    link.open = [path = link.path, allocation, runs, size = link.size, open_parent]()
+        -> absl::StatusOr<std::unique_ptr<BlockDevice>> {
+      std::unique_ptr<BlockDevice> parent;
+      if (open_parent) {
+        ASSIGN_OR_RETURN(parent, open_parent());
+      } else {
+        // libvhdi opens every whole disk, so each passes its checks too,
+        // and reads a VHDX.
+        auto vhdi = std::make_unique<VhdiImage>(size, *allocation, path);
+        RETURN_IF_ERROR(vhdi->Open(path));
+        if (runs->empty()) return std::unique_ptr<BlockDevice>(std::move(vhdi));
+      }
+      ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path));
+      return std::unique_ptr<BlockDevice>(std::make_unique<RunImage>(
+          size, *allocation, std::move(file), std::move(parent), runs));
+    };
     links.push_back(std::move(link));
   }
   return links;

@@ -207,13 +207,13 @@ absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path) {
           AppendUnallocated(&out.allocation, start, length, out.differencing);
         } else {
           AppendExtent(&out.allocation, start, length, false, false);
-          AppendChildRun(&out.child_runs, start, length, kZeroRun);
+          AppendFileRun(&out.file_runs, start, length, kZeroRun);
         }
         break;
       case kFullyPresent:
         RETURN_IF_ERROR(check_inside(at, length, i));
         AppendExtent(&out.allocation, start, length, false, false);
-        if (out.differencing) AppendChildRun(&out.child_runs, start, length, at);
+        if (out.differencing) AppendFileRun(&out.file_runs, start, length, at);
         break;
       case kPartiallyPresent: {
         if (!out.differencing)
@@ -234,7 +234,7 @@ absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path) {
           bool set = (static_cast<uint8_t>(bits[s / 8]) >> (s % 8)) & 1;
           if (set) {
             AppendExtent(&out.allocation, start + s * sector, sector, false, false);
-            AppendChildRun(&out.child_runs, start + s * sector, sector, at + s * sector);
+            AppendFileRun(&out.file_runs, start + s * sector, sector, at + s * sector);
           } else {
             AppendUnallocated(&out.allocation, start + s * sector, sector, true);
           }
