@@ -40,6 +40,31 @@ elif op == "bat":  # first BAT entry far past the end of the file
 elif op == "dyn":  # dynamic header damaged, its checksum left stale
     dyn = struct.unpack(">Q", data[foot + 16:foot + 24])[0]
     data[dyn + 30] ^= 0xFF
+elif op in ("share", "shatter"):
+    # share: BAT entry 1 points at block 0's file space. shatter: a footer
+    # for an 8 GiB disk whose every BAT entry points at block 0, with a
+    # sector bitmap alternating (every other sector data): a 2 MiB file
+    # describing 2^24 pieces.
+    dyn = struct.unpack(">Q", data[foot + 16:foot + 24])[0]
+    table, entries = struct.unpack(">Q", data[dyn + 16:dyn + 24])[0], struct.unpack(">I", data[dyn + 28:dyn + 32])[0]
+    first = struct.unpack(">I", data[table:table + 4])[0]
+    if op == "share":
+        struct.pack_into(">I", data, table + 4, first)
+    else:
+        block = struct.unpack(">I", data[dyn + 32:dyn + 36])[0]
+        blocks = (8 << 30) // block
+        bat = bytearray(struct.pack(">I", first) * blocks)
+        bat += b"\xff" * (-len(bat) % 512)
+        struct.pack_into(">Q", data, dyn + 16, foot)  # the new BAT replaces the footer
+        struct.pack_into(">I", data, dyn + 28, blocks)
+        dynhdr = data[dyn:dyn + 1024]
+        fix(dynhdr, 36)
+        data[dyn:dyn + 1024] = dynhdr
+        data[first * 512:first * 512 + 512] = b"\x55" * 512
+        footer = data[foot:]
+        struct.pack_into(">QQ", footer, 40, 8 << 30, 8 << 30)
+        fix(footer, 64)
+        data = data[:foot] + bat + footer
 open(path, "wb").write(data)
 PY
 }
@@ -82,6 +107,10 @@ cp good.vhd f.vhd && truncate -s $(( $(stat -c %s f.vhd) / 2 )) f.vhd
 refused 6 "truncated" f.vhd
 cp good.vhd f.vhd && vhd_tool size f.vhd
 refused 2 "larger than the largest supported" f.vhd
+cp good.vhd f.vhd && vhd_tool share f.vhd
+refused 6 "BAT entries 0 and 1 overlap in the file" f.vhd
+cp good.vhd f.vhd && vhd_tool shatter f.vhd
+refused 6 "more than 16777216 pieces" f.vhd
 
 # --- VHDX ---
 cp good.vhdx f.vhdx && vhdx_tool headers f.vhdx

@@ -3,6 +3,9 @@
 // allocation table (BAT) and each block's sector bitmap. All big-endian.
 #include "tools/images/vhd_layout.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "engine/store.h"
@@ -42,6 +45,13 @@ std::string GuidFromBytes(const std::string& b, size_t at, bool mixed_endian) {
     out += absl::StrFormat("%02x", static_cast<uint8_t>(b[at + src]));
   }
   return out;
+}
+
+absl::Status CheckLayoutPieces(const VhdLayout& layout, const std::string& path) {
+  if (layout.allocation.size() + layout.file_runs.size() <= kMaxLayoutPieces)
+    return absl::OkStatus();
+  return Corrupt(path, absl::StrFormat("its sector bitmaps cut the disk into more than %d "
+                                       "pieces (damaged or hostile)", kMaxLayoutPieces));
 }
 
 void AppendFileRun(std::vector<FileRun>* runs, uint64_t offset, uint64_t length,
@@ -121,6 +131,7 @@ absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path) {
   ASSIGN_OR_RETURN(std::string bat, file.Read(table_offset, blocks * 4, "block allocation table"));
   const uint64_t bitmap_bytes = ((block / kSector + 7) / 8 + kSector - 1) / kSector * kSector;
   const uint64_t data_end = file.size() - kFooterSize;
+  std::vector<std::pair<uint64_t, uint64_t>> placed;  // (file offset, BAT index)
   for (uint64_t i = 0; i < blocks; ++i) {
     const uint64_t start = i * block, length = std::min(block, out.size - start);
     const uint32_t entry = Be32(bat, i * 4);
@@ -132,6 +143,7 @@ absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path) {
     if (at > data_end || bitmap_bytes + length > data_end - at)
       return Corrupt(path, absl::StrFormat("BAT entry %d points past the end of the file "
                                            "(sector %d)", i, entry));
+    placed.emplace_back(at, i);
     // A block holds only the sectors its bitmap marks (most significant bit
     // first); the rest shows the parent, or in a whole disk reads as zeroes
     // (never written, as the format says and libvhdi reads them).
@@ -146,7 +158,15 @@ absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path) {
         AppendUnallocated(&out.allocation, start + s * kSector, kSector, out.differencing);
       }
     }
+    RETURN_IF_ERROR(CheckLayoutPieces(out, path));
   }
+  // Each block has file space of its own: entries sharing it would let a
+  // small file stand for a huge disk of copies.
+  std::sort(placed.begin(), placed.end());
+  for (size_t k = 1; k < placed.size(); ++k)
+    if (placed[k].first < placed[k - 1].first + bitmap_bytes + block)
+      return Corrupt(path, absl::StrFormat("BAT entries %d and %d overlap in the file",
+                                           placed[k - 1].second, placed[k].second));
   return out;
 }
 

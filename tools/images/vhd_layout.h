@@ -45,6 +45,14 @@ struct VhdLayout {
   std::vector<FileRun> file_runs;
 };
 
+// How many extents and runs a layout may hold: a hostile image could
+// otherwise describe billions (a sector bitmap alternating in every block
+// of a large disk). 2^24 runs of one sector each are 8 GiB of data in
+// pieces no real image is cut into; the lists then take ~1 GiB.
+inline constexpr size_t kMaxLayoutPieces = size_t{1} << 24;
+// DataLoss naming `path` once `layout` holds more than kMaxLayoutPieces.
+absl::Status CheckLayoutPieces(const VhdLayout& layout, const std::string& path);
+
 // Appends a run, merging it with the last when both are contiguous.
 void AppendFileRun(std::vector<FileRun>* runs, uint64_t offset, uint64_t length,
                    uint64_t file_offset);

@@ -244,6 +244,7 @@ absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path) {
       default:
         return Corrupt(path, absl::StrFormat("BAT entry %d has invalid state %d", i, state));
     }
+    RETURN_IF_ERROR(CheckLayoutPieces(out, path));
   }
   return out;
 }
