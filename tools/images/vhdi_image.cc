@@ -30,8 +30,8 @@ std::string TakeError(libvhdi_error_t** error) {
   return s;
 }
 
-// A fixed or dynamic VHD/VHDX read with libvhdi. Differencing children are
-// composed by DiffOverlay below.
+// A whole disk opened with libvhdi: it checks every one, and reads a VHDX.
+// VHDs and differencing children are read by RunImage below.
 class VhdiImage final : public ImageDevice {
  public:
   VhdiImage(uint64_t size, std::vector<DeviceExtent> allocation, std::string path)
