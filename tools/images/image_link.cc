@@ -17,6 +17,20 @@ void AppendExtent(std::vector<DeviceExtent>* out, uint64_t offset, uint64_t leng
   out->push_back({offset, length, hole, zero});
 }
 
+void AppendFileRun(std::vector<FileRun>* runs, uint64_t offset, uint64_t length,
+                   uint64_t file_offset) {
+  if (!runs->empty()) {
+    FileRun& last = runs->back();
+    bool zero = file_offset == kZeroRun, last_zero = last.file_offset == kZeroRun;
+    if (last.offset + last.length == offset && zero == last_zero &&
+        (zero || last.file_offset + last.length == file_offset)) {
+      last.length += length;
+      return;
+    }
+  }
+  runs->push_back({offset, length, file_offset});
+}
+
 absl::Status ImageDevice::Write(uint64_t, absl::Span<const char>, bool) {
   return absl::PermissionDeniedError("an image being imported is read-only");
 }

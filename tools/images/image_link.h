@@ -61,6 +61,18 @@ class ImageDevice : public BlockDevice {
 void AppendExtent(std::vector<DeviceExtent>* out, uint64_t offset, uint64_t length,
                   bool hole, bool zero);
 
+// Where an image file keeps a run of the guest bytes it defines.
+struct FileRun {
+  uint64_t offset = 0;       // in the virtual disk
+  uint64_t length = 0;
+  uint64_t file_offset = 0;  // kZeroRun: the run reads as zeroes
+};
+inline constexpr uint64_t kZeroRun = ~uint64_t{0};
+
+// Appends a run, merging it with the last when both are contiguous.
+void AppendFileRun(std::vector<FileRun>* runs, uint64_t offset, uint64_t length,
+                   uint64_t file_offset);
+
 // The extents a whole-disk image leaves unallocated are zero; a
 // differencing one leaves them to its parent (a hole).
 inline void AppendUnallocated(std::vector<DeviceExtent>* out, uint64_t offset,

@@ -27,14 +27,6 @@ std::string NbdError() {
   return e ? e : "unknown libnbd error";
 }
 
-// A guest range whose bytes `qemu-img map` places, as they are, at `host`
-// in the image file itself (a plain qcow2 data cluster).
-struct FileRange {
-  uint64_t start = 0;
-  uint64_t length = 0;
-  uint64_t host = 0;
-};
-
 // One image served by a qemu-nbd child that libnbd started (systemd socket
 // activation: no socket path, no port). The child ends when the handle
 // closes. Ranges in `in_file` are read from the file directly instead,
@@ -44,7 +36,7 @@ class NbdImage final : public ImageDevice {
  public:
   NbdImage(nbd_handle* nbd, std::string path, uint64_t size,
            std::vector<DeviceExtent> allocation, std::optional<ImageFile> file,
-           std::vector<FileRange> in_file)
+           std::vector<FileRun> in_file)
       : ImageDevice(size, std::move(allocation)),
         nbd_(nbd),
         path_(std::move(path)),
@@ -58,16 +50,16 @@ class NbdImage final : public ImageDevice {
     // The first range in the file ending after `pos`.
     auto range = std::upper_bound(
         in_file_.begin(), in_file_.end(), offset,
-        [](uint64_t pos, const FileRange& r) { return pos < r.start + r.length; });
+        [](uint64_t pos, const FileRun& r) { return pos < r.offset + r.length; });
     for (uint64_t pos = offset; pos < end;) {
       char* to = out.data() + (pos - offset);
-      if (range != in_file_.end() && range->start <= pos) {
-        const uint64_t n = std::min(end, range->start + range->length) - pos;
-        RETURN_IF_ERROR(ReadFile(range->host + (pos - range->start), to, n));
+      if (range != in_file_.end() && range->offset <= pos) {
+        const uint64_t n = std::min(end, range->offset + range->length) - pos;
+        RETURN_IF_ERROR(ReadFile(range->file_offset + (pos - range->offset), to, n));
         pos += n;
         ++range;
       } else {
-        const uint64_t next = range != in_file_.end() ? std::min(end, range->start) : end;
+        const uint64_t next = range != in_file_.end() ? std::min(end, range->offset) : end;
         RETURN_IF_ERROR(ReadServed(pos, to, next - pos));
         pos = next;
       }
@@ -100,7 +92,7 @@ class NbdImage final : public ImageDevice {
   nbd_handle* const nbd_;
   const std::string path_;
   const std::optional<ImageFile> file_;  // set when in_file_ is not empty
-  const std::vector<FileRange> in_file_;
+  const std::vector<FileRun> in_file_;  // never kZeroRun
 };
 
 absl::StatusOr<nlohmann::json> RunJson(const std::vector<std::string>& argv) {
@@ -125,7 +117,7 @@ bool Flag(const nlohmann::json& j, const char* key) {
 // `in_file`, also the data ranges qemu-img places in the file itself.
 struct QemuMap {
   std::vector<DeviceExtent> allocation;
-  std::vector<FileRange> in_file;
+  std::vector<FileRun> in_file;  // plain qcow2 data in the file itself
 };
 absl::StatusOr<QemuMap> MapImage(const std::string& path, const std::string& format,
                                  uint64_t size, bool differencing, bool in_file) {
@@ -148,15 +140,11 @@ absl::StatusOr<QemuMap> MapImage(const std::string& path, const std::string& for
     auto host = e.find("offset");
     if (in_file && own && Flag(e, "data") && !Flag(e, "zero") && host != e.end() &&
         host->is_number_unsigned()) {
-      FileRange r{start, length, host->get<uint64_t>()};
-      if (r.host > UINT64_MAX - length)
+      const uint64_t at = host->get<uint64_t>();
+      if (at > UINT64_MAX - length)
         return absl::DataLossError(absl::StrFormat(
-            "qemu-img map of %s placed data at offset %d, past any file", path, r.host));
-      FileRange* last = out.in_file.empty() ? nullptr : &out.in_file.back();
-      if (last && last->start + last->length == start && last->host + last->length == r.host)
-        last->length += length;
-      else
-        out.in_file.push_back(r);
+            "qemu-img map of %s placed data at offset %d, past any file", path, at));
+      AppendFileRun(&out.in_file, start, length, at);
     }
     pos = start + length;
   }

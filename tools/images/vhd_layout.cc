@@ -54,20 +54,6 @@ absl::Status CheckLayoutPieces(const VhdLayout& layout, const std::string& path)
                                        "pieces (damaged or hostile)", kMaxLayoutPieces));
 }
 
-void AppendFileRun(std::vector<FileRun>* runs, uint64_t offset, uint64_t length,
-                   uint64_t file_offset) {
-  if (!runs->empty()) {
-    FileRun& last = runs->back();
-    bool zero = file_offset == kZeroRun, last_zero = last.file_offset == kZeroRun;
-    if (last.offset + last.length == offset && zero == last_zero &&
-        (zero || last.file_offset + last.length == file_offset)) {
-      last.length += length;
-      return;
-    }
-  }
-  runs->push_back({offset, length, file_offset});
-}
-
 std::string Utf16ToAscii(const std::string& b, size_t at, size_t bytes, bool big_endian) {
   std::string out;
   for (size_t i = 0; i + 1 < bytes && at + i + 1 < b.size(); i += 2) {

@@ -12,17 +12,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/block_device.h"
+#include "tools/images/image_link.h"
 
 namespace layerdisk {
-
-// Where an image keeps a run of the sectors it defines.
-struct FileRun {
-  uint64_t offset = 0;       // in the virtual disk
-  uint64_t length = 0;
-  uint64_t file_offset = 0;  // kZeroRun: the run reads as zeroes
-};
-inline constexpr uint64_t kZeroRun = ~uint64_t{0};
 
 struct VhdLayout {
   uint64_t size = 0;  // virtual disk size in bytes
@@ -52,10 +44,6 @@ struct VhdLayout {
 inline constexpr size_t kMaxLayoutPieces = size_t{1} << 24;
 // DataLoss naming `path` once `layout` holds more than kMaxLayoutPieces.
 absl::Status CheckLayoutPieces(const VhdLayout& layout, const std::string& path);
-
-// Appends a run, merging it with the last when both are contiguous.
-void AppendFileRun(std::vector<FileRun>* runs, uint64_t offset, uint64_t length,
-                   uint64_t file_offset);
 
 absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path);   // vhd_layout.cc
 absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path);  // vhdx_layout.cc
