@@ -5,6 +5,17 @@
 #include "dedupe/rocks_status.h"
 
 namespace layerdisk {
+namespace {
+
+// The most a head hands the kernel in one write. Linux 6.16+ caches ext4
+// files in large folios, as large as the write that created them, and every
+// later write into part of such a folio walks all of its block buffers: a
+// guest's 4 KiB overwrites of blocks it first wrote 1 MiB at a time ran at
+// half the IOPS (30k against 62k, NBD at QD32). 64 KiB pieces keep that walk
+// short and cost sequential writes nothing measurable.
+constexpr size_t kWritePiece = 64 << 10;
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<Head>> Head::Open(
     Env* env, const std::string& path, rocksdb::DB* db,
@@ -102,7 +113,9 @@ absl::Status Head::WriteData(uint64_t first, absl::Span<const char> data) {
   // A damaged page cannot take writes: committing it would record the
   // lost blocks as absent, silently showing the layers below.
   RETURN_IF_ERROR(CheckDamaged(first, data.size() / block_size_));
-  RETURN_IF_ERROR(file_->WriteAt(first * block_size_, data));
+  for (size_t done = 0; done < data.size(); done += kWritePiece)
+    RETURN_IF_ERROR(file_->WriteAt(first * block_size_ + done,
+                                   data.subspan(done, kWritePiece)));
   // The state changes only after the bytes are in the file: a concurrent
   // Flush that sees kData also syncs these bytes.
   SetStates(first, data.size() / block_size_,
