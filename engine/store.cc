@@ -368,6 +368,7 @@ absl::Status StoreImpl::SealFrozenHead(uint64_t id) {
   LayerWriter writer(db_.get(), maps_, chunks_.get(), id, chunk_size());
   const uint32_t bs = chunk_size();
   std::string run;
+  WriterNames given;  // a block repeating an earlier one costs no lookup
   absl::Status status;
   view->ForEachSegment([&](uint64_t segment, const BlockStates& states) {
     for (uint32_t i = 0; i < kSegmentBlocks && status.ok(); ++i) {
@@ -381,7 +382,8 @@ absl::Status StoreImpl::SealFrozenHead(uint64_t id) {
       run.resize(size_t{n} * bs);
       status = view->ReadData(block, absl::MakeSpan(run));
       if (status.ok())
-        status = AddBlocksParallel(&writer, chunks_.get(), block, run, bs, nullptr);
+        status = AddBlocksParallel(&writer, chunks_.get(), block, run, bs, nullptr,
+                                   /*mark_skipped_as_zero=*/false, &given);
       i += n - 1;
     }
   });

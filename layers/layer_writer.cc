@@ -149,9 +149,9 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
                                uint64_t first, std::string_view data,
                                uint32_t block_size,
                                const std::function<bool(std::string_view)>& skip,
-                               bool mark_skipped_as_zero) {
-  ASSIGN_OR_RETURN(PreparedBlocks blocks,
-                   PrepareBlocks(chunks, first, data, block_size, skip, mark_skipped_as_zero));
+                               bool mark_skipped_as_zero, WriterNames* seen) {
+  ASSIGN_OR_RETURN(PreparedBlocks blocks, PrepareBlocks(chunks, first, data, block_size, skip,
+                                                        mark_skipped_as_zero, seen));
   return AddPreparedBlocks(writer, std::move(blocks));
 }
 

@@ -111,11 +111,13 @@ absl::Status AddPreparedBlocks(LayerWriter* writer, PreparedBlocks blocks);
 // (count * block_size), hashing and compressing them on every core. Blocks
 // for which `skip` returns true are left out, or recorded as zero markers
 // when `mark_skipped_as_zero` (a delta layer's zero blocks hide its parent).
+// `seen` (optional) is the writer's WriterNames, as for PrepareBlocks.
 absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
                                uint64_t first, std::string_view data,
                                uint32_t block_size,
                                const std::function<bool(std::string_view)>& skip,
-                               bool mark_skipped_as_zero = false);
+                               bool mark_skipped_as_zero = false,
+                               WriterNames* seen = nullptr);
 
 // Deletes layer `id`'s map segments and drops their chunk references, a few
 // segments per atomic commit (each commit consistent on its own, so a crash

@@ -1,10 +1,10 @@
-// An import meets the same bytes again: within one read buffer, in later
-// buffers, and as chunks the store already holds (referenced, or garbage
-// that gc has not collected yet). A repeat of a block the import already
-// gave its writer is neither looked up nor encoded again
-// (layers/layer_writer.h, WriterNames); these tests check that the layer
-// still reads back exactly and every reference count stays exact, also while
-// gc runs beside the import.
+// An import, or the sealing of a snapshot's head, meets the same bytes
+// again: within one read buffer, in later buffers, and as chunks the store
+// already holds (referenced, or garbage that gc has not collected yet). A
+// repeat of a block already given to the layer's writer is neither looked
+// up nor encoded again (layers/layer_writer.h, WriterNames); these tests
+// check that the layer still reads back exactly and every reference count
+// stays exact, also while gc runs beside the writer.
 #include <atomic>
 #include <string>
 #include <thread>
@@ -80,6 +80,34 @@ class ImportRepeatsTest : public ::testing::Test {
     EXPECT_TRUE(got == want) << "layer " << layer << " reads back different bytes";
   }
 
+  // Writes `image` into a new volume over "kept", snapshots it and seals
+  // the snapshot's head (with gc looping beside the sealing if `racing_gc`).
+  void SealImage(const std::string& volume, const std::string& image, bool racing_gc) {
+    ASSERT_TRUE(store_->CreateVolume(volume, {"kept"}, image.size()).ok());
+    {
+      auto dev = store_->OpenVolume(volume);
+      ASSERT_TRUE(dev.ok()) << dev.status();
+      ASSERT_TRUE((*dev)->Write(0, image, /*fua=*/false).ok());
+    }
+    ASSERT_TRUE(store_->CreateSnapshot(volume, "snap").ok());
+    std::atomic<bool> sealing{true};
+    std::thread collector([&] {
+      while (racing_gc && sealing.load()) {
+        auto gc = store_->Gc();
+        EXPECT_TRUE(gc.ok()) << gc.status();
+      }
+    });
+    absl::Status sealed = store_->WaitForBackgroundWork();
+    sealing = false;
+    collector.join();
+    ASSERT_TRUE(sealed.ok()) << sealed;
+    auto snap = store_->OpenSnapshot(volume, "snap");
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    std::string got(image.size(), '\0');
+    ASSERT_TRUE((*snap)->Read(0, absl::MakeSpan(got)).ok());
+    EXPECT_TRUE(got == image) << "snapshot of " << volume << " reads back different bytes";
+  }
+
   void ExpectConsistent() {
     auto fsck = store_->Fsck(nullptr);
     ASSERT_TRUE(fsck.ok()) << fsck.status();
@@ -142,6 +170,38 @@ TEST_F(ImportRepeatsTest, GcRacingTheImportLosesNothing) {
     ExpectConsistent();
     // The next round finds the deleted layer's chunks garbage again.
     ASSERT_TRUE(store_->DeleteLayer(name).ok());
+    ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+  }
+}
+
+TEST_F(ImportRepeatsTest, SealingStoresRepeatsOnceAndCountsEachTime) {
+  const std::string image = Image();
+  ASSERT_NO_FATAL_FAILURE(SealImage("desk", image, /*racing_gc=*/false));
+  ExpectConsistent();
+  auto stats = store_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->chunks, kMotifs + kBlocks / 4 + kKept + kGarbage);
+  EXPECT_EQ(stats->unreferenced_bytes, 0u);
+
+  ASSERT_TRUE(store_->DeleteVolume("desk", /*force=*/false).ok());
+  ASSERT_TRUE(store_->DeleteLayer("kept").ok());
+  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+  ASSERT_TRUE(store_->Gc().ok());
+  stats = store_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->chunks, 0u);
+  ExpectConsistent();
+}
+
+TEST_F(ImportRepeatsTest, GcRacingTheSealingLosesNothing) {
+  const std::string image = Image();
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    const std::string name = "desk" + std::to_string(round);
+    ASSERT_NO_FATAL_FAILURE(SealImage(name, image, /*racing_gc=*/true));
+    ExpectConsistent();
+    // The next round finds the deleted layer's chunks garbage again.
+    ASSERT_TRUE(store_->DeleteVolume(name, /*force=*/false).ok());
     ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
   }
 }
