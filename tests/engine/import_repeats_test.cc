@@ -6,6 +6,7 @@
 // check that the layer still reads back exactly and every reference count
 // stays exact, also while gc runs beside the writer.
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -72,17 +73,45 @@ class ImportRepeatsTest : public ::testing::Test {
     ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
   }
 
-  void ExpectReadsBack(const std::string& layer, const std::string& want) {
+  void ExpectReadsBack(BlockDevice& dev, const std::string& want, const std::string& what) {
+    std::string got(want.size(), '\0');
+    ASSERT_TRUE(dev.Read(0, absl::MakeSpan(got)).ok());
+    EXPECT_TRUE(got == want) << what << " reads back different bytes";
+  }
+
+  // Runs `work` while gc loops beside it (if `racing_gc`); returns its status.
+  absl::Status WithGc(bool racing_gc, const std::function<absl::Status()>& work) {
+    std::atomic<bool> working{true};
+    std::thread collector([&] {
+      while (racing_gc && working.load()) {
+        auto gc = store_->Gc();
+        EXPECT_TRUE(gc.ok()) << gc.status();
+      }
+    });
+    absl::Status status = work();
+    working = false;
+    collector.join();
+    return status;
+  }
+
+  void Import(const std::string& layer, const std::string& image, bool racing_gc) {
+    MemDevice source(image);
+    absl::StatusOr<ImportResult> imported;
+    ASSERT_TRUE(WithGc(racing_gc, [&] {
+                  imported = store_->ImportLayer(layer, source, "gold.img", nullptr);
+                  return imported.status();
+                }).ok()) << imported.status();
+    // New: the motifs and the unique blocks. The garbage chunks were still
+    // stored, so they are referenced again rather than stored again.
+    if (!racing_gc) EXPECT_EQ(imported->new_chunks, kMotifs + kBlocks / 4);
     auto dev = store_->OpenLayer(layer);
     ASSERT_TRUE(dev.ok()) << dev.status();
-    std::string got(want.size(), '\0');
-    ASSERT_TRUE((*dev)->Read(0, absl::MakeSpan(got)).ok());
-    EXPECT_TRUE(got == want) << "layer " << layer << " reads back different bytes";
+    ExpectReadsBack(**dev, image, "layer " + layer);
   }
 
   // Writes `image` into a new volume over "kept", snapshots it and seals
-  // the snapshot's head (with gc looping beside the sealing if `racing_gc`).
-  void SealImage(const std::string& volume, const std::string& image, bool racing_gc) {
+  // the snapshot's head.
+  void Seal(const std::string& volume, const std::string& image, bool racing_gc) {
     ASSERT_TRUE(store_->CreateVolume(volume, {"kept"}, image.size()).ok());
     {
       auto dev = store_->OpenVolume(volume);
@@ -90,22 +119,11 @@ class ImportRepeatsTest : public ::testing::Test {
       ASSERT_TRUE((*dev)->Write(0, image, /*fua=*/false).ok());
     }
     ASSERT_TRUE(store_->CreateSnapshot(volume, "snap").ok());
-    std::atomic<bool> sealing{true};
-    std::thread collector([&] {
-      while (racing_gc && sealing.load()) {
-        auto gc = store_->Gc();
-        EXPECT_TRUE(gc.ok()) << gc.status();
-      }
-    });
-    absl::Status sealed = store_->WaitForBackgroundWork();
-    sealing = false;
-    collector.join();
+    absl::Status sealed = WithGc(racing_gc, [&] { return store_->WaitForBackgroundWork(); });
     ASSERT_TRUE(sealed.ok()) << sealed;
     auto snap = store_->OpenSnapshot(volume, "snap");
     ASSERT_TRUE(snap.ok()) << snap.status();
-    std::string got(image.size(), '\0');
-    ASSERT_TRUE((*snap)->Read(0, absl::MakeSpan(got)).ok());
-    EXPECT_TRUE(got == image) << "snapshot of " << volume << " reads back different bytes";
+    ExpectReadsBack(**snap, image, "snapshot of " + volume);
   }
 
   void ExpectConsistent() {
@@ -114,59 +132,57 @@ class ImportRepeatsTest : public ::testing::Test {
     for (const std::string& p : fsck->problems) ADD_FAILURE() << p;
   }
 
+  // Every chunk of the image and of both setup layers is stored once, and
+  // referenced: no new garbage.
+  void ExpectStoredOnce() {
+    auto stats = store_->Stats();
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->chunks, kMotifs + kBlocks / 4 + kKept + kGarbage);
+    EXPECT_EQ(stats->unreferenced_bytes, 0u);
+  }
+
+  // Exact counts: with every layer gone, gc leaves no chunk behind.
+  void ExpectNothingLeftAfterGc() {
+    ASSERT_TRUE(store_->DeleteLayer("kept").ok());
+    ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
+    auto gc = store_->Gc();
+    ASSERT_TRUE(gc.ok()) << gc.status();
+    auto stats = store_->Stats();
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->chunks, 0u);
+    ExpectConsistent();
+  }
+
   ScopedTempDir dir_{"import_repeats"};
   std::unique_ptr<Store> store_;
 };
 
 TEST_F(ImportRepeatsTest, RepeatsAreStoredOnceAndCountedEachTime) {
-  const std::string image = Image();
-  MemDevice source(image);
-  auto imported = store_->ImportLayer("gold", source, "gold.img", nullptr);
-  ASSERT_TRUE(imported.ok()) << imported.status();
-  // New: the motifs and the unique blocks. The garbage chunks were still
-  // stored, so they are referenced again rather than stored again.
-  EXPECT_EQ(imported->new_chunks, kMotifs + kBlocks / 4);
-  ExpectReadsBack("gold", image);
+  ASSERT_NO_FATAL_FAILURE(Import("gold", Image(), /*racing_gc=*/false));
   ExpectConsistent();  // every count equals the map entries naming the chunk
-  auto stats = store_->Stats();
-  ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->chunks, kMotifs + kBlocks / 4 + kKept + kGarbage);
-  EXPECT_EQ(stats->unreferenced_bytes, 0u);
-
-  // Exact counts: with both layers gone, gc leaves no chunk behind.
+  ExpectStoredOnce();
   ASSERT_TRUE(store_->DeleteLayer("gold").ok());
-  ASSERT_TRUE(store_->DeleteLayer("kept").ok());
-  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
-  auto gc = store_->Gc();
-  ASSERT_TRUE(gc.ok()) << gc.status();
-  stats = store_->Stats();
-  ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->chunks, 0u);
-  ExpectConsistent();
+  ExpectNothingLeftAfterGc();
 }
 
-// gc removes the deleted layer's chunks at some point of the import: before
-// a repeat of one is prepared, between its first sight and its commit, or
-// not before the import referenced it again. Each way the layer must read
-// back and hold its chunks.
+TEST_F(ImportRepeatsTest, SealingStoresRepeatsOnceAndCountsEachTime) {
+  ASSERT_NO_FATAL_FAILURE(Seal("desk", Image(), /*racing_gc=*/false));
+  ExpectConsistent();
+  ExpectStoredOnce();
+  ASSERT_TRUE(store_->DeleteVolume("desk", /*force=*/false).ok());
+  ExpectNothingLeftAfterGc();
+}
+
+// gc removes the deleted layer's chunks at some point of the import or the
+// sealing: before a repeat of one is prepared, between its first sight and
+// its commit, or not before the writer referenced it again. Each way the
+// layer must read back and hold its chunks.
 TEST_F(ImportRepeatsTest, GcRacingTheImportLosesNothing) {
   const std::string image = Image();
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(round);
-    std::atomic<bool> importing{true};
-    std::thread collector([&] {
-      while (importing.load()) {
-        auto gc = store_->Gc();
-        EXPECT_TRUE(gc.ok()) << gc.status();
-      }
-    });
-    MemDevice source(image);
     const std::string name = "gold" + std::to_string(round);
-    auto imported = store_->ImportLayer(name, source, "gold.img", nullptr);
-    importing = false;
-    collector.join();
-    ASSERT_TRUE(imported.ok()) << imported.status();
-    ExpectReadsBack(name, image);
+    ASSERT_NO_FATAL_FAILURE(Import(name, image, /*racing_gc=*/true));
     ExpectConsistent();
     // The next round finds the deleted layer's chunks garbage again.
     ASSERT_TRUE(store_->DeleteLayer(name).ok());
@@ -174,33 +190,13 @@ TEST_F(ImportRepeatsTest, GcRacingTheImportLosesNothing) {
   }
 }
 
-TEST_F(ImportRepeatsTest, SealingStoresRepeatsOnceAndCountsEachTime) {
-  const std::string image = Image();
-  ASSERT_NO_FATAL_FAILURE(SealImage("desk", image, /*racing_gc=*/false));
-  ExpectConsistent();
-  auto stats = store_->Stats();
-  ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->chunks, kMotifs + kBlocks / 4 + kKept + kGarbage);
-  EXPECT_EQ(stats->unreferenced_bytes, 0u);
-
-  ASSERT_TRUE(store_->DeleteVolume("desk", /*force=*/false).ok());
-  ASSERT_TRUE(store_->DeleteLayer("kept").ok());
-  ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
-  ASSERT_TRUE(store_->Gc().ok());
-  stats = store_->Stats();
-  ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->chunks, 0u);
-  ExpectConsistent();
-}
-
 TEST_F(ImportRepeatsTest, GcRacingTheSealingLosesNothing) {
   const std::string image = Image();
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(round);
     const std::string name = "desk" + std::to_string(round);
-    ASSERT_NO_FATAL_FAILURE(SealImage(name, image, /*racing_gc=*/true));
+    ASSERT_NO_FATAL_FAILURE(Seal(name, image, /*racing_gc=*/true));
     ExpectConsistent();
-    // The next round finds the deleted layer's chunks garbage again.
     ASSERT_TRUE(store_->DeleteVolume(name, /*force=*/false).ok());
     ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
   }
