@@ -40,31 +40,39 @@ elif op == "bat":  # first BAT entry far past the end of the file
 elif op == "dyn":  # dynamic header damaged, its checksum left stale
     dyn = struct.unpack(">Q", data[foot + 16:foot + 24])[0]
     data[dyn + 30] ^= 0xFF
-elif op in ("share", "shatter"):
-    # share: BAT entry 1 points at block 0's file space. shatter: a footer
-    # for an 8 GiB disk whose every BAT entry points at block 0, with a
-    # sector bitmap alternating (every other sector data): a 2 MiB file
-    # describing 2^24 pieces.
+elif op == "share":  # BAT entry 1 points at block 0's file space
     dyn = struct.unpack(">Q", data[foot + 16:foot + 24])[0]
-    table, entries = struct.unpack(">Q", data[dyn + 16:dyn + 24])[0], struct.unpack(">I", data[dyn + 28:dyn + 32])[0]
-    first = struct.unpack(">I", data[table:table + 4])[0]
-    if op == "share":
-        struct.pack_into(">I", data, table + 4, first)
-    else:
-        block = struct.unpack(">I", data[dyn + 32:dyn + 36])[0]
-        blocks = (8 << 30) // block
-        bat = bytearray(struct.pack(">I", first) * blocks)
-        bat += b"\xff" * (-len(bat) % 512)
-        struct.pack_into(">Q", data, dyn + 16, foot)  # the new BAT replaces the footer
-        struct.pack_into(">I", data, dyn + 28, blocks)
-        dynhdr = data[dyn:dyn + 1024]
-        fix(dynhdr, 36)
-        data[dyn:dyn + 1024] = dynhdr
-        data[first * 512:first * 512 + 512] = b"\x55" * 512
-        footer = data[foot:]
-        struct.pack_into(">QQ", footer, 40, 8 << 30, 8 << 30)
-        fix(footer, 64)
-        data = data[:foot] + bat + footer
+    table = struct.unpack(">Q", data[dyn + 16:dyn + 24])[0]
+    data[table + 4:table + 8] = data[table:table + 4]
+elif op == "shatter":
+    # A disk of 8 GiB whose every block has file space of its own and a
+    # sector bitmap alternating (every other sector data): 2^24 pieces and
+    # more. The blocks' data is never written, so the file is sparse.
+    dyn = struct.unpack(">Q", data[foot + 16:foot + 24])[0]
+    block = struct.unpack(">I", data[dyn + 32:dyn + 36])[0]
+    blocks = (8 << 30) // block
+    bat_at = (foot + 511) // 512 * 512
+    first = (bat_at + blocks * 4 + 511) // 512  # sector of block 0
+    stride = 1 + block // 512                   # bitmap sector + data
+    bat = b"".join(struct.pack(">I", first + i * stride) for i in range(blocks))
+    struct.pack_into(">Q", data, dyn + 16, bat_at)
+    struct.pack_into(">I", data, dyn + 28, blocks)
+    dynhdr = data[dyn:dyn + 1024]
+    fix(dynhdr, 36)
+    data[dyn:dyn + 1024] = dynhdr
+    footer = data[foot:foot + 512]
+    struct.pack_into(">QQ", footer, 40, 8 << 30, 8 << 30)
+    fix(footer, 64)
+    with open(path, "wb") as f:
+        f.write(data[:foot])
+        f.seek(bat_at)
+        f.write(bat)
+        for i in range(blocks):
+            f.seek((first + i * stride) * 512)
+            f.write(b"\x55" * (block // 512 // 8))
+        f.seek((first + blocks * stride) * 512)
+        f.write(footer)
+    sys.exit(0)
 open(path, "wb").write(data)
 PY
 }
@@ -89,6 +97,10 @@ elif op == "size":  # virtual disk size of 2^60 bytes
         if str(uuid.UUID(bytes_le=bytes(data[e:e + 16]))) == "2fa54224-cd1b-4876-b211-5dbed83bf4b8":
             item = struct.unpack("<I", data[e + 16:e + 20])[0]
             struct.pack_into("<Q", data, meta + item, 1 << 60)
+elif op == "share":  # the second fully present block points at the first's space
+    off, _ = region("2dc27766-f623-4200-9d64-115e9bfd4a08")
+    present = [off + 8 * i for i in range(64) if data[off + 8 * i] & 7 == 6][:2]
+    data[present[1]:present[1] + 8] = data[present[0]:present[0] + 8]
 elif op == "headers":  # both headers damaged
     data[(64 << 10) + 100] ^= 0xFF
     data[(128 << 10) + 100] ^= 0xFF
@@ -111,12 +123,15 @@ cp good.vhd f.vhd && vhd_tool share f.vhd
 refused 6 "BAT entries 0 and 1 overlap in the file" f.vhd
 cp good.vhd f.vhd && vhd_tool shatter f.vhd
 refused 6 "more than 16777216 pieces" f.vhd
+rm f.vhd
 
 # --- VHDX ---
 cp good.vhdx f.vhdx && vhdx_tool headers f.vhdx
 refused 6 "wrong checksums" f.vhdx
 cp good.vhdx f.vhdx && vhdx_tool bat f.vhdx
 refused 6 "BAT entry 0 points past the end of the file" f.vhdx
+cp good.vhdx f.vhdx && vhdx_tool share f.vhdx
+refused 6 "overlap in the file" f.vhdx
 cp good.vhdx f.vhdx && vhdx_tool size f.vhdx
 refused 2 "larger than the largest supported" f.vhdx
 cp good.vhdx f.vhdx && truncate -s $((3 << 20)) f.vhdx

@@ -47,6 +47,19 @@ std::string GuidFromBytes(const std::string& b, size_t at, bool mixed_endian) {
   return out;
 }
 
+absl::Status CheckNoSharedSpace(std::vector<PlacedBlock> placed, const std::string& path) {
+  std::sort(placed.begin(), placed.end(), [](const PlacedBlock& a, const PlacedBlock& b) {
+    return a.file_offset < b.file_offset;
+  });
+  for (size_t k = 1; k < placed.size(); ++k)
+    if (placed[k].file_offset < placed[k - 1].file_offset + placed[k - 1].length) {
+      auto [first, second] = std::minmax(placed[k - 1].entry, placed[k].entry);
+      return Corrupt(path, absl::StrFormat("BAT entries %d and %d overlap in the file", first,
+                                           second));
+    }
+  return absl::OkStatus();
+}
+
 absl::Status CheckLayoutPieces(const VhdLayout& layout, const std::string& path) {
   if (layout.allocation.size() + layout.file_runs.size() <= kMaxLayoutPieces)
     return absl::OkStatus();
@@ -117,7 +130,18 @@ absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path) {
   ASSIGN_OR_RETURN(std::string bat, file.Read(table_offset, blocks * 4, "block allocation table"));
   const uint64_t bitmap_bytes = ((block / kSector + 7) / 8 + kSector - 1) / kSector * kSector;
   const uint64_t data_end = file.size() - kFooterSize;
-  std::vector<std::pair<uint64_t, uint64_t>> placed;  // (file offset, BAT index)
+  std::vector<PlacedBlock> placed;
+  for (uint64_t i = 0; i < blocks; ++i) {
+    const uint32_t entry = Be32(bat, i * 4);
+    if (entry == kUnallocated) continue;
+    const uint64_t at = static_cast<uint64_t>(entry) * kSector;
+    const uint64_t length = std::min(block, out.size - i * block);
+    if (at > data_end || bitmap_bytes + length > data_end - at)
+      return Corrupt(path, absl::StrFormat("BAT entry %d points past the end of the file "
+                                           "(sector %d)", i, entry));
+    placed.push_back({at, bitmap_bytes + block, i});
+  }
+  RETURN_IF_ERROR(CheckNoSharedSpace(std::move(placed), path));
   for (uint64_t i = 0; i < blocks; ++i) {
     const uint64_t start = i * block, length = std::min(block, out.size - start);
     const uint32_t entry = Be32(bat, i * 4);
@@ -126,10 +150,6 @@ absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path) {
       continue;
     }
     const uint64_t at = static_cast<uint64_t>(entry) * kSector;
-    if (at > data_end || bitmap_bytes + length > data_end - at)
-      return Corrupt(path, absl::StrFormat("BAT entry %d points past the end of the file "
-                                           "(sector %d)", i, entry));
-    placed.emplace_back(at, i);
     // A block holds only the sectors its bitmap marks (most significant bit
     // first); the rest shows the parent, or in a whole disk reads as zeroes
     // (never written, as the format says and libvhdi reads them).
@@ -146,13 +166,6 @@ absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path) {
     }
     RETURN_IF_ERROR(CheckLayoutPieces(out, path));
   }
-  // Each block has file space of its own: entries sharing it would let a
-  // small file stand for a huge disk of copies.
-  std::sort(placed.begin(), placed.end());
-  for (size_t k = 1; k < placed.size(); ++k)
-    if (placed[k].first < placed[k - 1].first + bitmap_bytes + block)
-      return Corrupt(path, absl::StrFormat("BAT entries %d and %d overlap in the file",
-                                           placed[k - 1].second, placed[k].second));
   return out;
 }
 

@@ -40,10 +40,25 @@ struct VhdLayout {
 // How many extents and runs a layout may hold: a hostile image could
 // otherwise describe billions (a sector bitmap alternating in every block
 // of a large disk). 2^24 runs of one sector each are 8 GiB of data in
-// pieces no real image is cut into; the lists then take ~1 GiB.
+// pieces no real image is cut into; the lists then take ~1 GiB. As no two
+// blocks share file space (CheckNoSharedSpace), only a file of gigabytes
+// (or a sparse one) gets that far.
 inline constexpr size_t kMaxLayoutPieces = size_t{1} << 24;
 // DataLoss naming `path` once `layout` holds more than kMaxLayoutPieces.
 absl::Status CheckLayoutPieces(const VhdLayout& layout, const std::string& path);
+
+// File space one BAT entry owns: a data block (a VHD's with its sector
+// bitmap), or a VHDX sector-bitmap block.
+struct PlacedBlock {
+  uint64_t file_offset = 0;
+  uint64_t length = 0;
+  uint64_t entry = 0;  // its index in the BAT
+};
+// DataLoss naming `path` and two entries when any of `placed` share file
+// space. Checked before a layout reads any sector bitmap: entries sharing
+// space would let a small file stand for a huge disk of copies, or for
+// kMaxLayoutPieces pieces cut by one bitmap repeated.
+absl::Status CheckNoSharedSpace(std::vector<PlacedBlock> placed, const std::string& path);
 
 absl::StatusOr<VhdLayout> ReadVhdLayout(const std::string& path);   // vhd_layout.cc
 absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path);  // vhdx_layout.cc

@@ -186,63 +186,83 @@ absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path) {
                                          bat_region.length, entries * 8));
   ASSIGN_OR_RETURN(std::string bat, file.Read(bat_region.offset, entries * 8, "BAT"));
   const uint64_t sectors_per_block = block / sector;
+  // An entry's state, and the file offset it holds (in whole MiB).
+  auto state_of = [&](uint64_t i) { return Le64(bat, (i + i / chunk_ratio) * 8) & 7; };
+  auto offset_of = [&](uint64_t i) { return Le64(bat, (i + i / chunk_ratio) * 8) >> 20 << 20; };
+  // The BAT entry of the sector bitmap for block i's chunk, and its index.
+  auto bitmap_of = [&](uint64_t i) {
+    const uint64_t index = (i / chunk_ratio + 1) * (chunk_ratio + 1) - 1;
+    return std::make_pair(Le64(bat, index * 8), index);
+  };
+  auto check_inside = [&](uint64_t offset, uint64_t bytes, uint64_t index) -> absl::Status {
+    if (offset < kMiB || offset > file.size() || bytes > file.size() - offset)
+      return Corrupt(path, absl::StrFormat("BAT entry %d points past the end of the file "
+                                           "(offset %d)", index, offset));
+    return absl::OkStatus();
+  };
+  // Every entry checked, and the file space they own, before any bitmap is
+  // read (CheckNoSharedSpace).
+  std::vector<PlacedBlock> placed;
+  uint64_t last_bitmap_placed = ~uint64_t{0};
   for (uint64_t i = 0; i < blocks; ++i) {
-    const uint64_t start = i * block, length = std::min(block, out.size - start);
-    const uint64_t entry = Le64(bat, (i + i / chunk_ratio) * 8);
-    const uint64_t state = entry & 7, at = entry >> 20 << 20;
-    auto check_inside = [&](uint64_t offset, uint64_t bytes, uint64_t index) -> absl::Status {
-      if (offset < kMiB || offset > file.size() || bytes > file.size() - offset)
-        return Corrupt(path, absl::StrFormat("BAT entry %d points past the end of the file "
-                                             "(offset %d)", index, offset));
-      return absl::OkStatus();
-    };
-    switch (state) {
+    const uint64_t length = std::min(block, out.size - i * block);
+    switch (state_of(i)) {
       case kNotPresent:
       case kUndefined:
       case kZero:
       case kUnmapped:
-        // In a differencing disk only NOT_PRESENT shows the parent; the
-        // others define the block as zeroes.
-        if (!out.differencing || state == kNotPresent) {
-          AppendUnallocated(&out.allocation, start, length, out.differencing);
-        } else {
-          AppendExtent(&out.allocation, start, length, false, false);
-          AppendFileRun(&out.file_runs, start, length, kZeroRun);
-        }
-        break;
-      case kFullyPresent:
-        RETURN_IF_ERROR(check_inside(at, length, i));
-        AppendExtent(&out.allocation, start, length, false, false);
-        if (out.differencing) AppendFileRun(&out.file_runs, start, length, at);
         break;
       case kPartiallyPresent: {
         if (!out.differencing)
           return Corrupt(path, absl::StrFormat("BAT entry %d is partially present in a disk "
                                                "without a parent", i));
-        RETURN_IF_ERROR(check_inside(at, length, i));
-        const uint64_t chunk = i / chunk_ratio;
-        const uint64_t sb_index = (chunk + 1) * (chunk_ratio + 1) - 1;
-        const uint64_t sb = Le64(bat, sb_index * 8);
+        auto [sb, sb_index] = bitmap_of(i);
         if ((sb & 7) != kFullyPresent)
           return Corrupt(path, absl::StrFormat("block %d is partially present but its sector "
                                                "bitmap is missing", i));
-        const uint64_t first_bit = (i % chunk_ratio) * sectors_per_block;
-        RETURN_IF_ERROR(check_inside(sb >> 20 << 20, kMiB, sb_index));
-        ASSIGN_OR_RETURN(std::string bits, file.Read((sb >> 20 << 20) + first_bit / 8,
-                                                     sectors_per_block / 8, "sector bitmap"));
-        for (uint64_t s = 0; s < length / sector; ++s) {
-          bool set = (static_cast<uint8_t>(bits[s / 8]) >> (s % 8)) & 1;
-          if (set) {
-            AppendExtent(&out.allocation, start + s * sector, sector, false, false);
-            AppendFileRun(&out.file_runs, start + s * sector, sector, at + s * sector);
-          } else {
-            AppendUnallocated(&out.allocation, start + s * sector, sector, true);
-          }
-        }
-        break;
+        const uint64_t sb_at = sb >> 20 << 20;
+        RETURN_IF_ERROR(check_inside(sb_at, kMiB, sb_index));
+        if (sb_index != last_bitmap_placed) placed.push_back({sb_at, kMiB, sb_index});
+        last_bitmap_placed = sb_index;
+        [[fallthrough]];
       }
+      case kFullyPresent:
+        RETURN_IF_ERROR(check_inside(offset_of(i), length, i));
+        placed.push_back({offset_of(i), length, i});
+        break;
       default:
-        return Corrupt(path, absl::StrFormat("BAT entry %d has invalid state %d", i, state));
+        return Corrupt(path, absl::StrFormat("BAT entry %d has invalid state %d", i, state_of(i)));
+    }
+  }
+  RETURN_IF_ERROR(CheckNoSharedSpace(std::move(placed), path));
+
+  for (uint64_t i = 0; i < blocks; ++i) {
+    const uint64_t start = i * block, length = std::min(block, out.size - start);
+    const uint64_t state = state_of(i), at = offset_of(i);
+    if (state == kFullyPresent) {
+      AppendExtent(&out.allocation, start, length, false, false);
+      if (out.differencing) AppendFileRun(&out.file_runs, start, length, at);
+    } else if (state == kPartiallyPresent) {
+      const uint64_t bitmap_at = bitmap_of(i).first >> 20 << 20;
+      const uint64_t first_bit = (i % chunk_ratio) * sectors_per_block;
+      ASSIGN_OR_RETURN(std::string bits, file.Read(bitmap_at + first_bit / 8,
+                                                   sectors_per_block / 8, "sector bitmap"));
+      for (uint64_t s = 0; s < length / sector; ++s) {
+        bool set = (static_cast<uint8_t>(bits[s / 8]) >> (s % 8)) & 1;
+        if (set) {
+          AppendExtent(&out.allocation, start + s * sector, sector, false, false);
+          AppendFileRun(&out.file_runs, start + s * sector, sector, at + s * sector);
+        } else {
+          AppendUnallocated(&out.allocation, start + s * sector, sector, true);
+        }
+      }
+    } else if (!out.differencing || state == kNotPresent) {
+      // In a differencing disk only NOT_PRESENT shows the parent; the other
+      // unallocated states define the block as zeroes.
+      AppendUnallocated(&out.allocation, start, length, out.differencing);
+    } else {
+      AppendExtent(&out.allocation, start, length, false, false);
+      AppendFileRun(&out.file_runs, start, length, kZeroRun);
     }
     RETURN_IF_ERROR(CheckLayoutPieces(out, path));
   }
