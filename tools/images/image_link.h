@@ -32,11 +32,15 @@ struct ImageLink {
 };
 
 // A read-only BlockDevice base for image readers: rejects writes, serves
-// Map() from an allocation list computed when the image was opened.
+// Map() from an allocation list computed when the image was opened (shared
+// by every device opened on it: a fragmented image's list can be large).
 class ImageDevice : public BlockDevice {
  public:
-  ImageDevice(uint64_t size, std::vector<DeviceExtent> allocation)
+  ImageDevice(uint64_t size, std::shared_ptr<const std::vector<DeviceExtent>> allocation)
       : size_(size), allocation_(std::move(allocation)) {}
+  ImageDevice(uint64_t size, std::vector<DeviceExtent> allocation)
+      : ImageDevice(size, std::make_shared<const std::vector<DeviceExtent>>(
+                              std::move(allocation))) {}
   uint64_t size() const override { return size_; }
   bool read_only() const override { return true; }
   uint32_t block_size() const override { return 512; }
@@ -53,7 +57,7 @@ class ImageDevice : public BlockDevice {
 
  private:
   const uint64_t size_;
-  const std::vector<DeviceExtent> allocation_;
+  const std::shared_ptr<const std::vector<DeviceExtent>> allocation_;
 };
 
 // Appends [offset, offset + length) to `out`, merging it with the last

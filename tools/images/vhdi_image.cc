@@ -34,7 +34,8 @@ std::string TakeError(libvhdi_error_t** error) {
 // VHDs and differencing children are read by RunImage below.
 class VhdiImage final : public ImageDevice {
  public:
-  VhdiImage(uint64_t size, std::vector<DeviceExtent> allocation, std::string path)
+  VhdiImage(uint64_t size, std::shared_ptr<const std::vector<DeviceExtent>> allocation,
+            std::string path)
       : ImageDevice(size, std::move(allocation)), path_(std::move(path)) {}
   ~VhdiImage() override {
     if (file_ == nullptr) return;
@@ -91,7 +92,8 @@ class VhdiImage final : public ImageDevice {
 // reads as zeroes.
 class RunImage final : public ImageDevice {
  public:
-  RunImage(uint64_t size, std::vector<DeviceExtent> allocation, ImageFile file,
+  RunImage(uint64_t size, std::shared_ptr<const std::vector<DeviceExtent>> allocation,
+           ImageFile file,
            std::unique_ptr<BlockDevice> parent, std::shared_ptr<const std::vector<FileRun>> runs)
       : ImageDevice(size, std::move(allocation)), file_(std::move(file)),
         parent_(std::move(parent)), runs_(std::move(runs)) {}
@@ -211,13 +213,13 @@ absl::StatusOr<std::vector<ImageLink>> VhdImageChain(const std::string& path,
       } else {
         // libvhdi opens every whole disk, so each passes its checks too,
         // and reads a VHDX.
-        auto vhdi = std::make_unique<VhdiImage>(size, *allocation, path);
+        auto vhdi = std::make_unique<VhdiImage>(size, allocation, path);
         RETURN_IF_ERROR(vhdi->Open(path));
         if (runs->empty()) return std::unique_ptr<BlockDevice>(std::move(vhdi));
       }
       ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path));
       return std::unique_ptr<BlockDevice>(std::make_unique<RunImage>(
-          size, *allocation, std::move(file), std::move(parent), runs));
+          size, allocation, std::move(file), std::move(parent), runs));
     };
     links.push_back(std::move(link));
   }
