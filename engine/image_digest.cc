@@ -24,9 +24,8 @@ absl::StatusOr<ImageDigest> DigestImage(BlockDevice& source, uint32_t block_size
   for (;;) {
     ASSIGN_OR_RETURN(std::optional<ImageReadAhead::Filled> filled, reader.Next());
     if (!filled) break;
-    const ImportRange& range = filled->range;
     const std::string& bytes = filled->bytes;
-    out.bytes_read += range.length;
+    out.bytes_read += filled->length();
     names.assign(bytes.size() / block_size, std::nullopt);
     ParallelFor(names.size(), [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
@@ -34,9 +33,8 @@ absl::StatusOr<ImageDigest> DigestImage(BlockDevice& source, uint32_t block_size
         if (!AllZero(block)) names[i] = NameChunk(block);
       }
     });
-    digest.ZeroUpTo(range.first_block);  // not read: holes
-    for (const std::optional<ChunkName>& name : names)
-      name ? digest.AddBlock(*name) : digest.AddZeroBlocks(1);
+    AddToDigest(&digest, filled->ranges, block_size,
+                [&](size_t i) { return names[i] ? &*names[i] : nullptr; });
     reader.Recycle(std::move(filled->bytes));
   }
   out.content_digest = digest.Text();

@@ -49,8 +49,8 @@ ImageReadAhead::~ImageReadAhead() {
 }
 
 void ImageReadAhead::ReadLoop() {
-  for (const ImportRange& range : ranges_) {
-    std::string buf;
+  for (size_t next = 0; next < ranges_.size();) {
+    Filled filled;
     {
       absl::MutexLock lock(&mu_);
       auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -59,27 +59,56 @@ void ImageReadAhead::ReadLoop() {
       mu_.Await(absl::Condition(&room));
       if (stop_) break;
       if (!spare_.empty()) {
-        buf = std::move(spare_.back());
+        filled.bytes = std::move(spare_.back());
         spare_.pop_back();
       }
     }
-    buf.resize(range.padded);
-    std::memset(buf.data() + range.length, 0, range.padded - range.length);
-    absl::Status read = source_.Read(range.offset, absl::MakeSpan(buf.data(), range.length));
-    if (read.ok() && sha256_) {
-      hasher_.UpdateZeroes(range.offset - hashed_);
-      hasher_.Update(std::string_view(buf.data(), range.length));
-      hashed_ = range.offset + range.length;
+    uint64_t padded = 0;
+    do {
+      padded += ranges_[next].padded;
+      filled.ranges.push_back(ranges_[next++]);
+    } while (next < ranges_.size() && padded + ranges_[next].padded <= kImportBuffer);
+    filled.bytes.resize(padded);
+    absl::Status read;
+    char* slot = filled.bytes.data();
+    for (const ImportRange& range : filled.ranges) {
+      std::memset(slot + range.length, 0, range.padded - range.length);
+      read = source_.Read(range.offset, absl::MakeSpan(slot, range.length));
+      if (!read.ok()) break;
+      if (sha256_) {
+        hasher_.UpdateZeroes(range.offset - hashed_);
+        hasher_.Update(std::string_view(slot, range.length));
+        hashed_ = range.offset + range.length;
+      }
+      slot += range.padded;
     }
     absl::MutexLock lock(&mu_);
     if (!read.ok()) {
       ready_.push_back(read);
       break;
     }
-    ready_.push_back(Filled{range, std::move(buf)});
+    ready_.push_back(std::move(filled));
   }
   absl::MutexLock lock(&mu_);
   done_ = true;
+}
+
+uint64_t ImageReadAhead::Filled::length() const {
+  uint64_t total = 0;
+  for (const ImportRange& range : ranges) total += range.length;
+  return total;
+}
+
+void AddToDigest(ContentDigest* digest, const std::vector<ImportRange>& ranges,
+                 uint64_t block_size, const std::function<const ChunkName*(size_t)>& name) {
+  size_t i = 0;
+  for (const ImportRange& range : ranges) {
+    digest->ZeroUpTo(range.first_block);  // not read: holes
+    for (uint64_t n = range.padded / block_size; n > 0; --n, ++i) {
+      const ChunkName* block = name(i);
+      block ? digest->AddBlock(*block) : digest->AddZeroBlocks(1);
+    }
+  }
 }
 
 absl::StatusOr<std::optional<ImageReadAhead::Filled>> ImageReadAhead::Next() {

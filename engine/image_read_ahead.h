@@ -4,12 +4,17 @@
 // that whole-image SHA-256 (inherently sequential) and the importer's chunk
 // hashing, compression and commits then overlap instead of taking turns.
 //
-// Memory: at most `depth` + 1 buffers of one range each. Not thread-safe:
-// one consumer.
+// Consecutive ranges are gathered into one buffer up to kImportBuffer, so
+// a fragmented image (a differencing child's scattered sectors) is hashed,
+// looked up and committed in buffers as large as a dense one's rather than
+// a block at a time.
+//
+// Memory: at most `depth` + 1 buffers. Not thread-safe: one consumer.
 #ifndef LAYERDISK_ENGINE_IMAGE_READ_AHEAD_H_
 #define LAYERDISK_ENGINE_IMAGE_READ_AHEAD_H_
 
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -18,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/block_device.h"
+#include "dedupe/content_digest.h"
 #include "dedupe/content_hash.h"
 
 namespace layerdisk {
@@ -44,6 +50,11 @@ std::vector<ImportRange> PlanImportReads(const std::vector<DeviceExtent>& extent
                                          uint64_t size, uint64_t block_size,
                                          uint64_t max_bytes, bool keep_zero);
 
+// Feeds `digest` the blocks of `ranges` in order, the holes before each as
+// zeroes; `name(i)` is the i-th block's over all the ranges, null for zero.
+void AddToDigest(ContentDigest* digest, const std::vector<ImportRange>& ranges,
+                 uint64_t block_size, const std::function<const ChunkName*(size_t)>& name);
+
 class ImageReadAhead {
  public:
   // `source` must outlive this object. Starts reading at once. With
@@ -56,8 +67,10 @@ class ImageReadAhead {
   ImageReadAhead& operator=(const ImageReadAhead&) = delete;
 
   struct Filled {
-    ImportRange range;
-    std::string bytes;  // range.padded bytes
+    std::vector<ImportRange> ranges;  // in plan order, at most kImportBuffer padded
+    std::string bytes;                // their padded bytes, one after another
+    // The ranges' bytes read from the image (without padding).
+    uint64_t length() const;
   };
   // The next range's bytes, in order; nullopt after the last. A failed read
   // is returned here, in its turn, and ends the reading.

@@ -120,19 +120,22 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     for (;;) {
       ASSIGN_OR_RETURN(std::optional<ImageReadAhead::Filled> filled, reader.Next());
       if (!filled) break;
-      const ImportRange range = filled->range;
-      result.bytes_read += range.length;
+      result.bytes_read += filled->length();
+      std::vector<BlockRun> runs;
+      for (const ImportRange& range : filled->ranges)
+        runs.push_back({range.first_block, range.padded / bs});
       ASSIGN_OR_RETURN(PreparedBlocks blocks,
-                       PrepareBlocks(chunks_.get(), range.first_block, filled->bytes, bs,
+                       PrepareBlocks(chunks_.get(), std::move(runs), filled->bytes, bs,
                                      AllZero, /*mark_skipped_as_zero=*/delta, &given));
       reader.Recycle(std::move(filled->bytes));
-      digest.ZeroUpTo(range.first_block);  // not read: holes
-      for (const std::optional<PreparedChunk>& chunk : blocks.chunks)
-        chunk ? digest.AddBlock(chunk->name) : digest.AddZeroBlocks(1);
+      AddToDigest(&digest, filled->ranges, bs, [&](size_t i) {
+        return blocks.chunks[i] ? &blocks.chunks[i]->name : nullptr;
+      });
       auto shared = std::make_shared<PreparedBlocks>(std::move(blocks));
       RETURN_IF_ERROR(committer.Push(
           [&writer, shared] { return AddPreparedBlocks(&writer, std::move(*shared)); }));
-      if (progress) progress(range.offset + range.length, source.size());
+      const ImportRange& last = filled->ranges.back();
+      if (progress) progress(last.offset + last.length, source.size());
     }
     RETURN_IF_ERROR(committer.Finish());
     rec.content_sha256 = reader.ContentSha256();

@@ -86,9 +86,9 @@ absl::Status LayerWriter::Finish(
 }
 
 absl::StatusOr<PreparedBlocks> PrepareBlocks(
-    ChunkStore* chunks, uint64_t first, std::string_view data, uint32_t block_size,
-    const std::function<bool(std::string_view)>& skip, bool mark_skipped_as_zero,
-    WriterNames* seen) {
+    ChunkStore* chunks, std::vector<BlockRun> runs, std::string_view data,
+    uint32_t block_size, const std::function<bool(std::string_view)>& skip,
+    bool mark_skipped_as_zero, WriterNames* seen) {
   const size_t count = data.size() / block_size;
   auto block_at = [&](size_t i) { return data.substr(i * block_size, block_size); };
   // Name every block (in parallel), look the names not seen before up in one
@@ -114,7 +114,7 @@ absl::StatusOr<PreparedBlocks> PrepareBlocks(
   const uint64_t gc_generation = chunks->gc_generation();  // before the lookup
   ASSIGN_OR_RETURN(std::vector<std::optional<RefRecord>> stored, chunks->LookupMany(lookups));
   PreparedBlocks blocks;
-  blocks.first = first;
+  blocks.runs = std::move(runs);
   blocks.mark_skipped_as_zero = mark_skipped_as_zero;
   blocks.chunks.resize(count);
   ParallelFor(count, [&](size_t begin, size_t end) {
@@ -135,11 +135,15 @@ absl::StatusOr<PreparedBlocks> PrepareBlocks(
 }
 
 absl::Status AddPreparedBlocks(LayerWriter* writer, PreparedBlocks blocks) {
-  for (size_t i = 0; i < blocks.chunks.size(); ++i) {
-    if (blocks.chunks[i]) {
-      RETURN_IF_ERROR(writer->AddPrepared(blocks.first + i, *std::move(blocks.chunks[i])));
-    } else if (blocks.mark_skipped_as_zero) {
-      RETURN_IF_ERROR(writer->AddZero(blocks.first + i));
+  size_t i = 0;
+  for (const BlockRun& run : blocks.runs) {
+    for (uint64_t block = run.first; block < run.first + run.count; ++block, ++i) {
+      if (i >= blocks.chunks.size()) return absl::InternalError("block runs beyond the data");
+      if (blocks.chunks[i]) {
+        RETURN_IF_ERROR(writer->AddPrepared(block, *std::move(blocks.chunks[i])));
+      } else if (blocks.mark_skipped_as_zero) {
+        RETURN_IF_ERROR(writer->AddZero(block));
+      }
     }
   }
   return absl::OkStatus();
@@ -150,8 +154,9 @@ absl::Status AddBlocksParallel(LayerWriter* writer, ChunkStore* chunks,
                                uint32_t block_size,
                                const std::function<bool(std::string_view)>& skip,
                                bool mark_skipped_as_zero, WriterNames* seen) {
-  ASSIGN_OR_RETURN(PreparedBlocks blocks, PrepareBlocks(chunks, first, data, block_size, skip,
-                                                        mark_skipped_as_zero, seen));
+  ASSIGN_OR_RETURN(PreparedBlocks blocks,
+                   PrepareBlocks(chunks, {{first, data.size() / block_size}}, data, block_size,
+                                 skip, mark_skipped_as_zero, seen));
   return AddPreparedBlocks(writer, std::move(blocks));
 }
 

@@ -92,19 +92,27 @@ class WriterNames {
   absl::flat_hash_set<ChunkName> names_;
 };
 
+// `count` consecutive blocks from block `first`.
+struct BlockRun {
+  uint64_t first = 0;
+  uint64_t count = 0;
+};
+
 // Blocks named, looked up and encoded, ready for a LayerWriter: the CPU work
 // of AddBlocksParallel, which an import does for one buffer while the
-// previous one commits. `seen` (optional) holds the names the writer was
-// given before these blocks; repeats within `data` are found without it.
+// previous one commits. The buffer's blocks are `runs` (ascending, not
+// overlapping; their blocks one after another in `data`). `seen` (optional)
+// holds the names the writer was given before these blocks; repeats within
+// `data` are found without it.
 struct PreparedBlocks {
-  uint64_t first = 0;
+  std::vector<BlockRun> runs;
   std::vector<std::optional<PreparedChunk>> chunks;  // nullopt: skipped
   bool mark_skipped_as_zero = false;
 };
 absl::StatusOr<PreparedBlocks> PrepareBlocks(
-    ChunkStore* chunks, uint64_t first, std::string_view data, uint32_t block_size,
-    const std::function<bool(std::string_view)>& skip, bool mark_skipped_as_zero,
-    WriterNames* seen = nullptr);
+    ChunkStore* chunks, std::vector<BlockRun> runs, std::string_view data,
+    uint32_t block_size, const std::function<bool(std::string_view)>& skip,
+    bool mark_skipped_as_zero, WriterNames* seen = nullptr);
 absl::Status AddPreparedBlocks(LayerWriter* writer, PreparedBlocks blocks);
 
 // Adds `count` consecutive blocks from `first`, whose bytes are `data`
