@@ -101,15 +101,20 @@ class RunImage final : public ImageDevice {
   absl::Status Read(uint64_t offset, absl::Span<char> out) override {
     RETURN_IF_ERROR(CheckRange(offset, out.size()));
     const uint64_t end = offset + out.size();
-    // A child larger than its parent: past the parent's end it reads zero.
-    const uint64_t parent_size = parent_ ? parent_->size() : 0;
-    const uint64_t from_parent = offset < parent_size ? std::min(end, parent_size) - offset : 0;
-    if (from_parent > 0) RETURN_IF_ERROR(parent_->Read(offset, out.subspan(0, from_parent)));
-    std::memset(out.data() + from_parent, 0, out.size() - from_parent);
-    auto it = std::upper_bound(runs_->begin(), runs_->end(), offset,
-                               [](uint64_t off, const FileRun& r) { return off < r.offset; });
-    if (it != runs_->begin()) --it;
-    for (; it != runs_->end() && it->offset < end; ++it) {
+    auto first = std::upper_bound(runs_->begin(), runs_->end(), offset,
+                                  [](uint64_t off, const FileRun& r) { return off < r.offset; });
+    if (first != runs_->begin()) --first;
+    // What the runs leave uncovered is the parent's (an import reads a
+    // child's own blocks, mostly covered whole: no parent read for those).
+    if (!Covered(first, offset, end)) {
+      // A child larger than its parent: past the parent's end it reads zero.
+      const uint64_t parent_size = parent_ ? parent_->size() : 0;
+      const uint64_t from_parent =
+          offset < parent_size ? std::min(end, parent_size) - offset : 0;
+      if (from_parent > 0) RETURN_IF_ERROR(parent_->Read(offset, out.subspan(0, from_parent)));
+      std::memset(out.data() + from_parent, 0, out.size() - from_parent);
+    }
+    for (auto it = first; it != runs_->end() && it->offset < end; ++it) {
       uint64_t lo = std::max(offset, it->offset), hi = std::min(end, it->offset + it->length);
       if (lo >= hi) continue;
       char* dst = out.data() + (lo - offset);
@@ -124,6 +129,14 @@ class RunImage final : public ImageDevice {
   }
 
  private:
+  // Whether the runs from `it` on cover [offset, end) without a gap.
+  bool Covered(std::vector<FileRun>::const_iterator it, uint64_t offset, uint64_t end) const {
+    uint64_t covered = offset;
+    for (; it != runs_->end() && it->offset <= covered && covered < end; ++it)
+      covered = std::max(covered, it->offset + it->length);
+    return covered >= end;
+  }
+
   ImageFile file_;
   std::unique_ptr<BlockDevice> parent_;  // null: a whole disk
   const std::shared_ptr<const std::vector<FileRun>> runs_;
