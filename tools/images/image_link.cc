@@ -1,7 +1,5 @@
 #include "tools/images/image_link.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_format.h"
 
 namespace layerdisk {
@@ -54,12 +52,8 @@ absl::StatusOr<std::vector<DeviceExtent>> ImageDevice::Map(uint64_t offset, uint
   if (offset > size_) return CheckRange(offset, 0);
   const uint64_t end = offset + std::min(length, size_ - offset);
   std::vector<DeviceExtent> out;
-  // The list is in disk order: start at the last extent beginning at or
-  // before `offset`.
-  auto e = std::upper_bound(allocation_->begin(), allocation_->end(), offset,
-                            [](uint64_t off, const DeviceExtent& x) { return off < x.offset; });
-  if (e != allocation_->begin()) --e;
-  for (; e != allocation_->end() && e->offset < end; ++e) {
+  for (auto e = FirstAtOrBefore(*allocation_, offset); e != allocation_->end() && e->offset < end;
+       ++e) {
     uint64_t from = std::max(e->offset, offset), to = std::min(e->offset + e->length, end);
     if (from < to) AppendExtent(&out, from, to - from, e->hole, e->zero);
   }

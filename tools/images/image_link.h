@@ -3,8 +3,10 @@
 #ifndef LAYERDISK_TOOLS_IMAGES_IMAGE_LINK_H_
 #define LAYERDISK_TOOLS_IMAGES_IMAGE_LINK_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +78,17 @@ inline constexpr uint64_t kZeroRun = ~uint64_t{0};
 // Appends a run, merging it with the last when both are contiguous.
 void AppendFileRun(std::vector<FileRun>* runs, uint64_t offset, uint64_t length,
                    uint64_t file_offset);
+
+// In a list of extents or runs sorted by offset, the last one beginning at
+// or before `offset` (the first, if none does): where a lookup of `offset`
+// starts.
+template <typename Piece>
+typename std::vector<Piece>::const_iterator FirstAtOrBefore(const std::vector<Piece>& pieces,
+                                                            uint64_t offset) {
+  auto it = std::upper_bound(pieces.begin(), pieces.end(), offset,
+                             [](uint64_t off, const Piece& p) { return off < p.offset; });
+  return it == pieces.begin() ? it : std::prev(it);
+}
 
 // The extents a whole-disk image leaves unallocated are zero; a
 // differencing one leaves them to its parent (a hole).

@@ -101,9 +101,7 @@ class RunImage final : public ImageDevice {
   absl::Status Read(uint64_t offset, absl::Span<char> out) override {
     RETURN_IF_ERROR(CheckRange(offset, out.size()));
     const uint64_t end = offset + out.size();
-    auto first = std::upper_bound(runs_->begin(), runs_->end(), offset,
-                                  [](uint64_t off, const FileRun& r) { return off < r.offset; });
-    if (first != runs_->begin()) --first;
+    const auto first = FirstAtOrBefore(*runs_, offset);
     // What the runs leave uncovered is the parent's (an import reads a
     // child's own blocks, mostly covered whole: no parent read for those).
     if (!Covered(first, offset, end)) {

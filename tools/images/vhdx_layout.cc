@@ -186,9 +186,10 @@ absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path) {
                                          bat_region.length, entries * 8));
   ASSIGN_OR_RETURN(std::string bat, file.Read(bat_region.offset, entries * 8, "BAT"));
   const uint64_t sectors_per_block = block / sector;
-  // An entry's state, and the file offset it holds (in whole MiB).
+  // An entry's file offset (whole MiB), and block i's state and offset.
+  auto file_offset = [](uint64_t entry) { return entry >> 20 << 20; };
   auto state_of = [&](uint64_t i) { return Le64(bat, (i + i / chunk_ratio) * 8) & 7; };
-  auto offset_of = [&](uint64_t i) { return Le64(bat, (i + i / chunk_ratio) * 8) >> 20 << 20; };
+  auto offset_of = [&](uint64_t i) { return file_offset(Le64(bat, (i + i / chunk_ratio) * 8)); };
   // The BAT entry of the sector bitmap for block i's chunk, and its index.
   auto bitmap_of = [&](uint64_t i) {
     const uint64_t index = (i / chunk_ratio + 1) * (chunk_ratio + 1) - 1;
@@ -220,7 +221,7 @@ absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path) {
         if ((sb & 7) != kFullyPresent)
           return Corrupt(path, absl::StrFormat("block %d is partially present but its sector "
                                                "bitmap is missing", i));
-        const uint64_t sb_at = sb >> 20 << 20;
+        const uint64_t sb_at = file_offset(sb);
         RETURN_IF_ERROR(check_inside(sb_at, kMiB, sb_index));
         if (sb_index != last_bitmap_placed) placed.push_back({sb_at, kMiB, sb_index});
         last_bitmap_placed = sb_index;
@@ -243,7 +244,7 @@ absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path) {
       AppendExtent(&out.allocation, start, length, false, false);
       if (out.differencing) AppendFileRun(&out.file_runs, start, length, at);
     } else if (state == kPartiallyPresent) {
-      const uint64_t bitmap_at = bitmap_of(i).first >> 20 << 20;
+      const uint64_t bitmap_at = file_offset(bitmap_of(i).first);
       const uint64_t first_bit = (i % chunk_ratio) * sectors_per_block;
       ASSIGN_OR_RETURN(std::string bits, file.Read(bitmap_at + first_bit / 8,
                                                    sectors_per_block / 8, "sector bitmap"));
