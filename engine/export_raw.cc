@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <string_view>
 
 #include "absl/strings/str_format.h"
@@ -31,14 +33,21 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
-absl::Status WriteFully(int fd, const std::string& path, uint64_t offset,
+// Writes all of `data` at `offset`, or, with `offset` empty, at the file's
+// position (a pipe has none).
+absl::Status WriteFully(int fd, const std::string& path, std::optional<uint64_t> offset,
                         std::string_view data) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                         static_cast<off_t>(offset + done));
+    const char* from = data.data() + done;
+    const size_t left = data.size() - done;
+    ssize_t n = offset ? ::pwrite(fd, from, left, static_cast<off_t>(*offset + done))
+                       : ::write(fd, from, left);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EPIPE)
+        return absl::CancelledError(absl::StrFormat(
+            "%s was closed before the export finished", path));
       return IOError("write", path, errno);
     }
     done += static_cast<size_t>(n);
@@ -73,23 +82,27 @@ absl::Status CheckTarget(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status CopyData(BlockDevice& device, int fd, const std::string& temp,
-                      const ProgressFn& progress) {
+// Walks `device` in order: `data` gets each piece of its data extents (and
+// of holes not promised to be zero) with the bytes read, `zero` each extent
+// that reads as zeroes.
+absl::Status WalkDevice(BlockDevice& device, const ProgressFn& progress,
+                        const std::function<absl::Status(uint64_t, std::string_view)>& data,
+                        const std::function<absl::Status(uint64_t, uint64_t)>& zero) {
   const uint64_t size = device.size();
   std::string buf;
   for (uint64_t window = 0; window < size; window += kMapWindow) {
     ASSIGN_OR_RETURN(std::vector<DeviceExtent> extents,
                      device.Map(window, std::min(kMapWindow, size - window)));
     for (const DeviceExtent& e : extents) {
-      // A hole that is not promised to be zero is read like data: the
-      // all-zero check below keeps it a hole if it is one.
-      if (!e.zero) {
+      if (e.zero) {
+        RETURN_IF_ERROR(zero(e.offset, e.length));
+      } else {
         for (uint64_t off = e.offset; off < e.offset + e.length;) {
           // Keep pieces aligned so reads stay whole blocks.
           uint64_t piece_end = std::min((off / kPiece + 1) * kPiece, e.offset + e.length);
           buf.resize(piece_end - off);
           RETURN_IF_ERROR(device.Read(off, absl::MakeSpan(buf)));
-          if (!AllZero(buf)) RETURN_IF_ERROR(WriteFully(fd, temp, off, buf));
+          RETURN_IF_ERROR(data(off, buf));
           off = piece_end;
           if (progress) progress(off, size);
         }
@@ -98,6 +111,18 @@ absl::Status CopyData(BlockDevice& device, int fd, const std::string& temp,
     }
   }
   return absl::OkStatus();
+}
+
+// Into a file: zeroes stay holes (the file was sized first), including the
+// all-zero pieces of data extents.
+absl::Status CopyData(BlockDevice& device, int fd, const std::string& temp,
+                      const ProgressFn& progress) {
+  return WalkDevice(
+      device, progress,
+      [&](uint64_t offset, std::string_view bytes) {
+        return AllZero(bytes) ? absl::OkStatus() : WriteFully(fd, temp, offset, bytes);
+      },
+      [](uint64_t, uint64_t) { return absl::OkStatus(); });
 }
 
 }  // namespace
@@ -127,6 +152,31 @@ absl::Status ExportRaw(BlockDevice& device, const std::string& path,
   int err = errno;
   ::close(dfd);
   if (rc != 0) return IOError("sync directory", dir, err);
+  if (progress) progress(device.size(), device.size());
+  return absl::OkStatus();
+}
+
+absl::Status ExportRawStream(BlockDevice& device, int fd, const std::string& name,
+                             const ProgressFn& progress) {
+  const std::string zeroes(kPiece, '\0');
+  RETURN_IF_ERROR(WalkDevice(
+      device, progress,
+      [&](uint64_t, std::string_view bytes) {
+        return WriteFully(fd, name, std::nullopt, bytes);
+      },
+      [&](uint64_t, uint64_t length) -> absl::Status {
+        for (uint64_t left = length; left > 0;) {
+          const uint64_t n = std::min<uint64_t>(left, zeroes.size());
+          RETURN_IF_ERROR(
+              WriteFully(fd, name, std::nullopt, std::string_view(zeroes).substr(0, n)));
+          left -= n;
+        }
+        return absl::OkStatus();
+      }));
+  // Redirected into a file, the export is as durable as one written to it.
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::fsync(fd) != 0)
+    return IOError("sync", name, errno);
   if (progress) progress(device.size(), device.size());
   return absl::OkStatus();
 }

@@ -1,5 +1,5 @@
 // Writes a BlockDevice (a volume, snapshot or layer) out as a sparse raw
-// image file.
+// image file, or as a stream of raw bytes.
 #ifndef LAYERDISK_ENGINE_EXPORT_RAW_H_
 #define LAYERDISK_ENGINE_EXPORT_RAW_H_
 
@@ -18,6 +18,13 @@ namespace layerdisk {
 // `path` as it was and no temporary file behind. `progress` may be empty.
 absl::Status ExportRaw(BlockDevice& device, const std::string& path,
                        const ProgressFn& progress);
+
+// Writes every byte of `device` in order to `fd` (a pipe, a terminal
+// excepted, or whatever standard output is), zeroes included: a stream has
+// no holes. `name` names `fd` in errors; a reader that goes away fails the
+// export with Aborted (callers ignore SIGPIPE). A regular file is synced.
+absl::Status ExportRawStream(BlockDevice& device, int fd, const std::string& name,
+                             const ProgressFn& progress);
 
 }  // namespace layerdisk
 

@@ -2,6 +2,7 @@
 // qemu-img convert from a sparse raw file, so qemu-img writes formats it
 // knows best and we write only raw.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -68,6 +69,18 @@ absl::Status ExportImageFile(BlockDevice& device, const std::string& file,
   if (chosen == nullptr)
     return absl::InvalidArgumentError(absl::StrFormat(
         "unknown export format '%s' (expected %s)", format, absl::StrJoin(ExportFormats(), ", ")));
+  if (file == kStandardStream) {
+    // qemu-img writes its formats into files it can seek in; a stream is raw.
+    if (chosen->qemu_format != nullptr)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "only raw can be written to standard output; give a file name for %s", format));
+    if (::isatty(STDOUT_FILENO))
+      return absl::InvalidArgumentError(
+          "standard output is a terminal; redirect it or pipe it to write a disk image");
+    // A reader that goes away is a write error to report, not a silent death.
+    ::signal(SIGPIPE, SIG_IGN);
+    return ExportRawStream(device, STDOUT_FILENO, "standard output", progress);
+  }
   if (chosen->qemu_format == nullptr) return ExportRaw(device, file, progress);
   // Both temporaries sit beside `file`: same file system, so the final
   // rename is atomic, and the sparse raw costs only the data.

@@ -39,9 +39,12 @@ absl::Status DigestImageFile(CliContext& ctx, const DigestArgs& args);
 
 // The formats `export --format` writes, raw first.
 const std::vector<std::string>& ExportFormats();
+// The FILE that stands for standard output (export) or input (volume write).
+inline constexpr char kStandardStream[] = "-";
 // Writes `device` to `file` as `format`: raw natively and sparse; others by
 // `qemu-img convert` from a sparse raw file beside `file`, removed after.
-// Nothing is left at `file` on failure.
+// Nothing is left at `file` on failure. `file` kStandardStream streams raw
+// bytes to standard output (not a terminal).
 absl::Status ExportImageFile(BlockDevice& device, const std::string& file,
                              const std::string& format, const ProgressFn& progress);
 

@@ -45,17 +45,16 @@ int ReportError(const absl::Status& status) {
   return ExitCodeFor(status);
 }
 
-void Emit(bool json, const nlohmann::json& doc, const std::string& text) {
+void Emit(bool json, const nlohmann::json& doc, const std::string& text, std::ostream& out) {
   if (json) {
     // Names are ASCII, but paths in `source` need not be UTF-8: replace
     // invalid bytes rather than throw.
-    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
+    out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << text;
-    if (!text.empty() && text.back() != '\n') std::cout << "\n";
+    out << text;
+    if (!text.empty() && text.back() != '\n') out << "\n";
   }
-  std::cout.flush();
+  out.flush();
 }
 
 nlohmann::json ToJson(const LayerInfo& layer) {

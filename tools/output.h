@@ -5,6 +5,7 @@
 #define LAYERDISK_TOOLS_OUTPUT_H_
 
 #include <cstdint>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,9 @@ int ExitCodeFor(const absl::Status& status);
 int ReportError(const absl::Status& status);
 
 // Prints `doc` (JSON mode) or `text` (a trailing newline is added if
-// missing) to stdout.
-void Emit(bool json, const nlohmann::json& doc, const std::string& text);
+// missing) to `out`: stdout, or stderr when stdout carries data.
+void Emit(bool json, const nlohmann::json& doc, const std::string& text,
+          std::ostream& out = std::cout);
 
 nlohmann::json ToJson(const LayerInfo& layer);
 nlohmann::json ToJson(const VolumeInfo& volume);

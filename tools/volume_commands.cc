@@ -176,7 +176,8 @@ struct WriteArgs {
 
 absl::Status Write(CliContext& ctx, const WriteArgs& args) {
   ASSIGN_OR_RETURN(uint64_t offset, ParseSize(args.offset));
-  int fd = ::open(args.file.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = args.file == kStandardStream ? ::dup(STDIN_FILENO)
+                                         : ::open(args.file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IOError("open", args.file, errno);
   // Closes the file on every return path.
   std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
@@ -209,7 +210,9 @@ absl::Status Write(CliContext& ctx, const WriteArgs& args) {
         {"mb_per_s", MegabytesPerSecond(written, seconds)}},
        absl::StrFormat("wrote %s from %s to volume %s at offset %d in %.2f s (%s), "
                        "flushed",
-                       FormatSize(written), args.file, args.volume, offset, seconds,
+                       FormatSize(written),
+                       args.file == kStandardStream ? "standard input" : args.file,
+                       args.volume, offset, seconds,
                        FormatRate(written, seconds)));
   return absl::OkStatus();
 }
@@ -230,6 +233,7 @@ absl::Status Export(CliContext& ctx, const std::string& device_name,
     RETURN_IF_ERROR(ExportImageFile(*device, file, format, bar.Callback()));
     seconds = bar.Elapsed();
   }
+  const bool streamed = file == kStandardStream;
   Emit(ctx.json,
        {{"device", device_name},
         {"file", file},
@@ -237,10 +241,11 @@ absl::Status Export(CliContext& ctx, const std::string& device_name,
         {"size", device->size()},
         {"seconds", seconds},
         {"mb_per_s", MegabytesPerSecond(device->size(), seconds)}},
-       absl::StrFormat("exported %s (%s) to %s as a %s image in %.2f s (%s)",
-                       device_name, FormatSize(device->size()), file,
-                       format == "raw" ? "sparse raw" : format, seconds,
-                       FormatRate(device->size(), seconds)));
+       absl::StrFormat("exported %s (%s) to %s as a %s image in %.2f s (%s)", device_name,
+                       FormatSize(device->size()), streamed ? "standard output" : file,
+                       streamed ? "raw" : format == "raw" ? "sparse raw" : format, seconds,
+                       FormatRate(device->size(), seconds)),
+       streamed ? std::cerr : std::cout);
   return absl::OkStatus();
 }
 
@@ -281,7 +286,7 @@ void RegisterVolumeCommands(CLI::App& app, CliContext& ctx) {
   auto write = std::make_shared<WriteArgs>();
   cmd = group->add_subcommand("write", "Write a file's bytes into a volume, then flush");
   cmd->add_option("VOLUME", write->volume, "Volume name")->required();
-  cmd->add_option("FILE", write->file, "File to copy in")->required();
+  cmd->add_option("FILE", write->file, "File to copy in; - reads standard input")->required();
   cmd->add_option("--offset", write->offset, "Byte offset in the volume, e.g. 1M")
       ->capture_default_str();
   ctx.Bind(cmd, [&ctx, write] { return Write(ctx, *write); });
@@ -290,7 +295,8 @@ void RegisterVolumeCommands(CLI::App& app, CliContext& ctx) {
   auto format = std::make_shared<std::string>("raw");
   cmd = app.add_subcommand("export", "Write a volume, snapshot or layer as a disk image");
   cmd->add_option("DEVICE", *source, "VOLUME, VOLUME@SNAPSHOT or layer:NAME")->required();
-  cmd->add_option("FILE", *file, "Image file to write")->required();
+  cmd->add_option("FILE", *file, "Image file to write; - streams raw to standard output")
+      ->required();
   cmd->add_option("--format", *format,
                   "Image format: " + absl::StrJoin(ExportFormats(), ", ") +
                       " (raw is sparse; the others are made by qemu-img convert)")

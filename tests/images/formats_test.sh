@@ -83,4 +83,23 @@ done
 expect_fail 2 export v out.bin --format vdi
 expect_message "unknown export format"
 [[ ! -e out.bin ]] || fail "a refused export left a file"
+
+# "-" streams raw to standard output, holes as zeroes, and reports on
+# stderr; only raw streams, and never into a terminal.
+ld export v - --json 2>stream.json | cmp - src.raw || fail "the export to standard output differs from the source"
+[[ $(json stream.json 'd["file"]') == - ]] || fail "the streamed export's report is not on stderr"
+expect_fail 2 export v - --format qcow2
+expect_message "only raw can be written to standard output"
+rc=0
+script -qec "$LAYERDISK export v -" /dev/null >tty.out || rc=$?
+[[ $rc == 2 ]] && grep -q "standard output is a terminal" tty.out || fail "an export into a terminal was not refused (exit $rc)"
+# A reader that stops early fails the export with a clear error, not SIGPIPE.
+{ rc=0; ld export v - 2>closed.err || rc=$?; echo $rc >closed.rc; } | head -c 4096 >/dev/null
+rc=$(cat closed.rc)
+[[ $rc == 1 ]] && grep -q "standard output was closed before the export finished" closed.err ||
+  fail "an export whose reader went away: exit $rc, $(cat closed.err)"
+# And "-" reads standard input into a volume.
+ld volume create streamed --size "$(stat -c %s src.raw)" >/dev/null
+ld volume write streamed - <src.raw >/dev/null
+ld export streamed - | cmp - src.raw || fail "a volume written from standard input differs"
 echo PASS
