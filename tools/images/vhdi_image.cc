@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
@@ -30,66 +31,33 @@ std::string TakeError(libvhdi_error_t** error) {
   return s;
 }
 
-// A whole disk opened with libvhdi: it checks every one, and reads a VHDX.
-// VHDs and differencing children are read by RunImage below.
-class VhdiImage final : public ImageDevice {
- public:
-  VhdiImage(uint64_t size, std::shared_ptr<const std::vector<DeviceExtent>> allocation,
-            std::string path)
-      : ImageDevice(size, std::move(allocation)), path_(std::move(path)) {}
-  ~VhdiImage() override {
-    if (file_ == nullptr) return;
-    libvhdi_file_close(file_, nullptr);
-    libvhdi_file_free(&file_, nullptr);
-  }
+// Opens a whole disk with libvhdi, which checks its metadata too, and
+// requires the size it reads to be the one our layout parsed. The bytes are
+// read by RunImage, at the offsets the layout gives: libvhdi (20210425)
+// reads a dynamic VHD at ~110 MB/s, reads sectors a bitmap leaves clear
+// when a run ends inside a bitmap byte, and is not sanitizer-instrumented.
+absl::Status CheckWithLibvhdi(const std::string& path, uint64_t size) {
+  libvhdi_file_t* file = nullptr;
+  libvhdi_error_t* error = nullptr;
+  if (libvhdi_file_initialize(&file, &error) != 1) return absl::InternalError(TakeError(&error));
+  absl::Cleanup free_file = [&file] { libvhdi_file_free(&file, nullptr); };
+  if (libvhdi_file_open(file, path.c_str(), libvhdi_get_access_flags_read(), &error) != 1)
+    return absl::DataLossError(
+        absl::StrFormat("%s: libvhdi cannot open it: %s", path, TakeError(&error)));
+  absl::Cleanup close_file = [&file] { libvhdi_file_close(file, nullptr); };
+  size64_t media = 0;
+  if (libvhdi_file_get_media_size(file, &media, &error) != 1)
+    return absl::DataLossError(absl::StrFormat("%s: %s", path, TakeError(&error)));
+  if (media != size)
+    return absl::DataLossError(absl::StrFormat(
+        "%s: libvhdi reads a disk of %d bytes, its metadata says %d", path, media, size));
+  return absl::OkStatus();
+}
 
-  absl::Status Open(const std::string& path) {
-    libvhdi_error_t* error = nullptr;
-    if (libvhdi_file_initialize(&file_, &error) != 1) {
-      file_ = nullptr;
-      return absl::InternalError(TakeError(&error));
-    }
-    if (libvhdi_file_open(file_, path.c_str(), libvhdi_get_access_flags_read(), &error) != 1) {
-      libvhdi_file_free(&file_, nullptr);
-      file_ = nullptr;
-      return absl::DataLossError(absl::StrFormat("%s: libvhdi cannot open it: %s", path,
-                                                 TakeError(&error)));
-    }
-    size64_t media = 0;
-    if (libvhdi_file_get_media_size(file_, &media, &error) != 1)
-      return absl::DataLossError(absl::StrFormat("%s: %s", path_, TakeError(&error)));
-    if (media != size())
-      return absl::DataLossError(absl::StrFormat(
-          "%s: libvhdi reads a disk of %d bytes, its metadata says %d", path_, media, size()));
-    return absl::OkStatus();
-  }
-
-  absl::Status Read(uint64_t offset, absl::Span<char> out) override {
-    RETURN_IF_ERROR(CheckRange(offset, out.size()));
-    absl::MutexLock lock(&mu_);  // a libvhdi handle has one file position
-    for (size_t done = 0; done < out.size();) {
-      libvhdi_error_t* error = nullptr;
-      ssize_t n = libvhdi_file_read_buffer_at_offset(file_, out.data() + done,
-                                                     out.size() - done,
-                                                     static_cast<off64_t>(offset + done), &error);
-      if (n <= 0)
-        return absl::DataLossError(absl::StrFormat("%s: reading at offset %d failed: %s", path_,
-                                                   offset + done, TakeError(&error)));
-      done += static_cast<size_t>(n);
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  const std::string path_;
-  absl::Mutex mu_;
-  libvhdi_file_t* file_ = nullptr;
-};
-
-// An image read from its file at the runs its layout found: a VHD, or a
-// differencing child composed over its parent (the parent's bytes, then
-// the child's own runs over them). Without a parent what no run covers
-// reads as zeroes.
+// An image read from its file at the runs its layout found: a whole VHD or
+// VHDX, or a differencing child composed over its parent (the parent's
+// bytes, then the child's own runs over them). Without a parent what no run
+// covers reads as zeroes.
 class RunImage final : public ImageDevice {
  public:
   RunImage(uint64_t size, std::shared_ptr<const std::vector<DeviceExtent>> allocation,
@@ -222,11 +190,7 @@ absl::StatusOr<std::vector<ImageLink>> VhdImageChain(const std::string& path,
       if (open_parent) {
         ASSIGN_OR_RETURN(parent, open_parent());
       } else {
-        // libvhdi opens every whole disk, so each passes its checks too,
-        // and reads a VHDX.
-        auto vhdi = std::make_unique<VhdiImage>(size, allocation, path);
-        RETURN_IF_ERROR(vhdi->Open(path));
-        if (runs->empty()) return std::unique_ptr<BlockDevice>(std::move(vhdi));
+        RETURN_IF_ERROR(CheckWithLibvhdi(path, size));
       }
       ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path));
       return std::unique_ptr<BlockDevice>(std::make_unique<RunImage>(

@@ -1,6 +1,7 @@
-// VHD and VHDX images (fixed, dynamic, differencing) read with libvhdi, and
-// their differencing chains: each parent is found beside its child by the
-// name the child records, and must carry the identifier the child expects.
+// VHD and VHDX images (fixed, dynamic, differencing), checked with libvhdi
+// and read at the offsets their parsed tables give (vhd_layout.h), and their
+// differencing chains: each parent is found beside its child by the name
+// the child records, and must carry the identifier the child expects.
 #ifndef LAYERDISK_TOOLS_IMAGES_VHDI_IMAGE_H_
 #define LAYERDISK_TOOLS_IMAGES_VHDI_IMAGE_H_
 

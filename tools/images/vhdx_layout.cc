@@ -242,7 +242,7 @@ absl::StatusOr<VhdLayout> ReadVhdxLayout(const std::string& path) {
     const uint64_t state = state_of(i), at = offset_of(i);
     if (state == kFullyPresent) {
       AppendExtent(&out.allocation, start, length, false, false);
-      if (out.differencing) AppendFileRun(&out.file_runs, start, length, at);
+      AppendFileRun(&out.file_runs, start, length, at);
     } else if (state == kPartiallyPresent) {
       const uint64_t bitmap_at = file_offset(bitmap_of(i).first);
       const uint64_t first_bit = (i % chunk_ratio) * sectors_per_block;
