@@ -22,7 +22,7 @@ absl::Status ExportRaw(BlockDevice& device, const std::string& path,
 // Writes every byte of `device` in order to `fd` (a pipe, a terminal
 // excepted, or whatever standard output is), zeroes included: a stream has
 // no holes. `name` names `fd` in errors; a reader that goes away fails the
-// export with Aborted (callers ignore SIGPIPE). A regular file is synced.
+// export with Cancelled (callers ignore SIGPIPE). A regular file is synced.
 absl::Status ExportRawStream(BlockDevice& device, int fd, const std::string& name,
                              const ProgressFn& progress);
 
