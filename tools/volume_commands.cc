@@ -176,13 +176,15 @@ struct WriteArgs {
 
 absl::Status Write(CliContext& ctx, const WriteArgs& args) {
   ASSIGN_OR_RETURN(uint64_t offset, ParseSize(args.offset));
-  int fd = args.file == kStandardStream ? ::dup(STDIN_FILENO)
-                                         : ::open(args.file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return IOError("open", args.file, errno);
+  const bool from_stdin = args.file == kStandardStream;
+  // What messages call the source.
+  const std::string source = from_stdin ? "standard input" : args.file;
+  int fd = from_stdin ? ::dup(STDIN_FILENO) : ::open(args.file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IOError("open", source, errno);
   // Closes the file on every return path.
   std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
   struct stat st;
-  if (::fstat(fd, &st) != 0) return IOError("stat", args.file, errno);
+  if (::fstat(fd, &st) != 0) return IOError("stat", source, errno);
   // A pipe or device has no size to check up front; the volume's range
   // check still stops it at the end.
   const uint64_t total = S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0;
@@ -192,13 +194,13 @@ absl::Status Write(CliContext& ctx, const WriteArgs& args) {
   if (offset > volume->size() || total > volume->size() - offset)
     return absl::OutOfRangeError(absl::StrFormat(
         "%s (%d bytes) at offset %d does not fit in volume %s (%d bytes)",
-        args.file, total, offset, args.volume, volume->size()));
+        source, total, offset, args.volume, volume->size()));
 
   uint64_t written = 0;
   double seconds = 0;
   {
     ProgressBar bar("write " + args.volume);
-    ASSIGN_OR_RETURN(written, CopyIntoVolume(fd, args.file, *volume, offset, total, bar));
+    ASSIGN_OR_RETURN(written, CopyIntoVolume(fd, source, *volume, offset, total, bar));
     RETURN_IF_ERROR(volume->Flush());
     seconds = bar.Elapsed();
   }  // the bar is erased before the result is printed
@@ -210,9 +212,7 @@ absl::Status Write(CliContext& ctx, const WriteArgs& args) {
         {"mb_per_s", MegabytesPerSecond(written, seconds)}},
        absl::StrFormat("wrote %s from %s to volume %s at offset %d in %.2f s (%s), "
                        "flushed",
-                       FormatSize(written),
-                       args.file == kStandardStream ? "standard input" : args.file,
-                       args.volume, offset, seconds,
+                       FormatSize(written), source, args.volume, offset, seconds,
                        FormatRate(written, seconds)));
   return absl::OkStatus();
 }
