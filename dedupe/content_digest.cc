@@ -12,8 +12,6 @@ constexpr char kHeader[] = "layerdisk content digest 1";
 constexpr char kDataTag = 'D';
 constexpr char kZeroTag = 'Z';
 
-uint64_t WholeSectors(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
-
 }  // namespace
 
 ContentDigest::ContentDigest(uint64_t image_size, uint32_t block_size)

@@ -22,6 +22,10 @@
 
 namespace layerdisk {
 
+// `bytes` rounded up to whole 512-byte sectors: the size of the layer an
+// image of `bytes` bytes becomes.
+inline uint64_t WholeSectors(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
+
 class ContentDigest {
  public:
   // An image of `image_size` bytes in blocks of `block_size`. The size

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+
 namespace layerdisk {
 
 std::vector<ImportRange> PlanImportReads(const std::vector<DeviceExtent>& extents,
@@ -33,8 +36,18 @@ std::vector<ImportRange> PlanImportReads(const std::vector<DeviceExtent>& extent
 
 ImageReadAhead::ImageReadAhead(BlockDevice& source, std::vector<ImportRange> ranges,
                                size_t depth, bool sha256)
-    : source_(source),
+    : source_(&source),
       ranges_(std::move(ranges)),
+      depth_(std::max<size_t>(depth, 1)),
+      sha256_(sha256) {
+  reader_ = std::thread([this] { ReadLoop(); });
+}
+
+ImageReadAhead::ImageReadAhead(ByteStream& stream, uint32_t block_size, uint64_t max_bytes,
+                               size_t depth, bool sha256)
+    : stream_(&stream),
+      stream_block_size_(block_size),
+      stream_max_bytes_(max_bytes),
       depth_(std::max<size_t>(depth, 1)),
       sha256_(sha256) {
   reader_ = std::thread([this] { ReadLoop(); });
@@ -49,7 +62,7 @@ ImageReadAhead::~ImageReadAhead() {
 }
 
 void ImageReadAhead::ReadLoop() {
-  for (size_t next = 0; next < ranges_.size();) {
+  for (;;) {
     Filled filled;
     {
       absl::MutexLock lock(&mu_);
@@ -63,34 +76,65 @@ void ImageReadAhead::ReadLoop() {
         spare_.pop_back();
       }
     }
-    uint64_t padded = 0;
-    do {
-      padded += ranges_[next].padded;
-      filled.ranges.push_back(ranges_[next++]);
-    } while (next < ranges_.size() && padded + ranges_[next].padded <= kImportBuffer);
-    filled.bytes.resize(padded);
-    absl::Status read;
-    char* slot = filled.bytes.data();
-    for (const ImportRange& range : filled.ranges) {
-      std::memset(slot + range.length, 0, range.padded - range.length);
-      read = source_.Read(range.offset, absl::MakeSpan(slot, range.length));
-      if (!read.ok()) break;
-      if (sha256_) {
-        hasher_.UpdateZeroes(range.offset - hashed_);
-        hasher_.Update(std::string_view(slot, range.length));
-        hashed_ = range.offset + range.length;
-      }
-      slot += range.padded;
-    }
+    absl::StatusOr<bool> more = source_ ? FillFromImage(&filled) : FillFromStream(&filled);
+    if (more.ok() && !*more) break;
     absl::MutexLock lock(&mu_);
-    if (!read.ok()) {
-      ready_.push_back(read);
+    if (!more.ok()) {
+      ready_.push_back(more.status());
       break;
     }
     ready_.push_back(std::move(filled));
   }
   absl::MutexLock lock(&mu_);
   done_ = true;
+}
+
+absl::StatusOr<bool> ImageReadAhead::FillFromImage(Filled* filled) {
+  if (next_range_ == ranges_.size()) return false;
+  uint64_t padded = 0;
+  do {
+    padded += ranges_[next_range_].padded;
+    filled->ranges.push_back(ranges_[next_range_++]);
+  } while (next_range_ < ranges_.size() &&
+           padded + ranges_[next_range_].padded <= kImportBuffer);
+  filled->bytes.resize(padded);
+  char* slot = filled->bytes.data();
+  for (const ImportRange& range : filled->ranges) {
+    std::memset(slot + range.length, 0, range.padded - range.length);
+    RETURN_IF_ERROR(source_->Read(range.offset, absl::MakeSpan(slot, range.length)));
+    if (sha256_) {
+      hasher_.UpdateZeroes(range.offset - hashed_);
+      hasher_.Update(std::string_view(slot, range.length));
+      hashed_ = range.offset + range.length;
+    }
+    slot += range.padded;
+  }
+  return true;
+}
+
+absl::StatusOr<bool> ImageReadAhead::FillFromStream(Filled* filled) {
+  if (stream_ended_) return false;
+  filled->bytes.resize(kImportBuffer);
+  ASSIGN_OR_RETURN(size_t length, stream_->Read(absl::MakeSpan(filled->bytes)));
+  // Only the stream's end reads short (ByteStream::Read), so every range
+  // but the last starts on a block boundary.
+  stream_ended_ = length < kImportBuffer;
+  if (length == 0) return false;
+  if (length > stream_max_bytes_ - streamed_)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the stream is larger than the largest image supported (%d bytes)",
+        stream_max_bytes_));
+  ImportRange range;
+  range.first_block = streamed_ / stream_block_size_;
+  range.offset = streamed_;
+  range.length = length;
+  range.padded = (length + stream_block_size_ - 1) / stream_block_size_ * stream_block_size_;
+  std::memset(filled->bytes.data() + length, 0, range.padded - length);
+  filled->bytes.resize(range.padded);
+  if (sha256_) hasher_.Update(std::string_view(filled->bytes.data(), length));
+  filled->ranges.push_back(range);
+  streamed_ += length;
+  return true;
 }
 
 uint64_t ImageReadAhead::Filled::length() const {
@@ -131,7 +175,7 @@ void ImageReadAhead::Recycle(std::string buffer) {
 
 std::string ImageReadAhead::ContentSha256() {
   if (!sha256_) return "";
-  hasher_.UpdateZeroes(source_.size() - hashed_);
+  if (source_) hasher_.UpdateZeroes(source_->size() - hashed_);
   return hasher_.HexDigest();
 }
 

@@ -1,6 +1,7 @@
-// ImageReadAhead: reads the data ranges of an image being imported, in
-// order, on its own thread, up to a few buffers ahead of the importer, and
-// if asked hashes the image's bytes as it goes (holes as zeroes). Reading,
+// ImageReadAhead: reads the data ranges of an image being imported (or a
+// raw stream, to its end), in order, on its own thread, up to a few buffers
+// ahead of the importer, and if asked hashes the image's bytes as it goes
+// (holes as zeroes). Reading,
 // that whole-image SHA-256 (inherently sequential) and the importer's chunk
 // hashing, compression and commits then overlap instead of taking turns.
 //
@@ -23,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/block_device.h"
+#include "common/byte_stream.h"
 #include "dedupe/content_digest.h"
 #include "dedupe/content_hash.h"
 
@@ -61,6 +63,11 @@ class ImageReadAhead {
   // `sha256`, hashes every byte of the image (ContentSha256).
   ImageReadAhead(BlockDevice& source, std::vector<ImportRange> ranges, size_t depth,
                  bool sha256);
+  // Reads `stream` to its end in buffers of kImportBuffer, each one range
+  // (the last padded to whole blocks of `block_size`, which must divide
+  // kImportBuffer), and fails once it passes `max_bytes`.
+  ImageReadAhead(ByteStream& stream, uint32_t block_size, uint64_t max_bytes, size_t depth,
+                 bool sha256);
   // Stops the reader (after its current read) and waits for it.
   ~ImageReadAhead();
   ImageReadAhead(const ImageReadAhead&) = delete;
@@ -80,12 +87,24 @@ class ImageReadAhead {
   // SHA-256 (hex) of the image's bytes with the unread ranges as zeroes;
   // empty unless asked for. REQUIRES: Next() returned nullopt.
   std::string ContentSha256();
+  // The bytes a stream held. REQUIRES: Next() returned nullopt.
+  uint64_t stream_length() const { return streamed_; }
 
  private:
   void ReadLoop();
+  // Fills `filled` with the next ranges of the plan, or of the stream;
+  // false when there are none left.
+  absl::StatusOr<bool> FillFromImage(Filled* filled);
+  absl::StatusOr<bool> FillFromStream(Filled* filled);
 
-  BlockDevice& source_;
+  BlockDevice* const source_ = nullptr;  // one of these two
+  ByteStream* const stream_ = nullptr;
   const std::vector<ImportRange> ranges_;
+  size_t next_range_ = 0;
+  const uint32_t stream_block_size_ = 0;
+  const uint64_t stream_max_bytes_ = 0;
+  uint64_t streamed_ = 0;  // bytes read from the stream
+  bool stream_ended_ = false;
   const size_t depth_;
   const bool sha256_;
   ContentHasher hasher_;  // used by the reader thread only, then by ContentSha256

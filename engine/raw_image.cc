@@ -179,6 +179,10 @@ absl::StatusOr<std::string> DetectImageFormat(const std::string& path) {
   else tail.clear();
   ::close(fd);
   RETURN_IF_ERROR(s);
+  return FormatByMagic(head, tail);
+}
+
+std::string FormatByMagic(std::string_view head, std::string_view tail) {
   // A dynamic VHD starts with a copy of its footer; a fixed one has only
   // the footer, in its last sector.
   if (HasMagic(head, 0, "conectix") || HasMagic(tail, 0, "conectix")) return "vhd";

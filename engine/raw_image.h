@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "common/block_device.h"
@@ -23,6 +24,9 @@ absl::StatusOr<std::unique_ptr<BlockDevice>> OpenRawImage(
 // The format of the image at `path` by its magic bytes: "vhd", "vhdx",
 // "qcow2", "vmdk", or "raw" when nothing matches.
 absl::StatusOr<std::string> DetectImageFormat(const std::string& path);
+// The same, from an image's first and last 512 bytes (either may be
+// shorter or empty where unknown).
+std::string FormatByMagic(std::string_view head, std::string_view tail);
 
 }  // namespace layerdisk
 

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/block_device.h"
+#include "common/byte_stream.h"
 #include "common/env.h"
 #include "common/layer_map.h"
 #include "dedupe/chunk_bytes.h"
@@ -55,7 +56,7 @@ struct StoreOptions {
   uint64_t min_schedule_interval_seconds = 60;
 };
 
-// Progress of a long operation: bytes done of total.
+// Progress of a long operation: bytes done of total (0 when not known).
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
 struct LayerInfo {
@@ -318,6 +319,13 @@ class Store {
   // layer exists its parent cannot be deleted.
   virtual absl::StatusOr<ImportResult> ImportImage(
       const std::string& name, BlockDevice& source, const ImportOptions& options,
+      const ProgressFn& progress) = 0;
+  // Imports the raw disk image `stream` holds, read once to its end (a
+  // pipe: its size is known only there), as a new whole-disk layer, as
+  // ImportImage does. options.parent must be empty. `progress` gets 0 as
+  // the total.
+  virtual absl::StatusOr<ImportResult> ImportStream(
+      const std::string& name, ByteStream& stream, const ImportOptions& options,
       const ProgressFn& progress) = 0;
   virtual absl::StatusOr<std::vector<LayerInfo>> ListLayers() = 0;
   virtual absl::StatusOr<LayerInfo> GetLayer(const std::string& name) = 0;

@@ -42,6 +42,9 @@ class StoreImpl final : public Store {
                                            BlockDevice& source,
                                            const ImportOptions& options,
                                            const ProgressFn& progress) override;
+  absl::StatusOr<ImportResult> ImportStream(const std::string& name, ByteStream& stream,
+                                            const ImportOptions& options,
+                                            const ProgressFn& progress) override;
   absl::StatusOr<std::vector<LayerInfo>> ListLayers() override;
   absl::StatusOr<LayerInfo> GetLayer(const std::string& name) override;
   absl::Status DeleteLayer(const std::string& name) override;
@@ -175,6 +178,10 @@ class StoreImpl final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The non-empty map segments of sealed layer `rec`, ascending
   // (store_volume_exchange.cc); DataLoss naming the layer when one is damaged.
+  // Calls `fn` with each segment of layer `rec`'s map that maps a block, in
+  // ascending order; DataLoss for a damaged one.
+  absl::Status ForEachLayerSegment(const LayerRecord& rec,
+                                   const std::function<void(uint64_t, MapSegment)>& fn);
   absl::StatusOr<std::vector<ManifestSegment>> ReadLayerSegments(const LayerRecord& rec);
 
   // --- comparing (store_diff.cc) ---
@@ -243,9 +250,12 @@ class StoreImpl final : public Store {
   // --- a shared RADOS pool (store_pool.cc wraps these: docs/ceph.md) ---
   // The operations as on a store of its own; the public ones add what a
   // shared pool needs (publish, adopt, unpublish, sweep, pool usage).
-  absl::StatusOr<ImportResult> ImportImageHere(const std::string& name, BlockDevice& source,
-                                               const ImportOptions& options,
-                                               const ProgressFn& progress);
+  // Imports an image (`image`) or a raw stream (`stream`): one of the two.
+  absl::StatusOr<ImportResult> ImportHere(const std::string& name, BlockDevice* image,
+                                          ByteStream* stream, const ImportOptions& options,
+                                          const ProgressFn& progress);
+  // The content digest (dedupe/content_digest.h) layer `rec`'s map spells.
+  absl::StatusOr<std::string> MapContentDigest(const LayerRecord& rec);
   absl::Status DeleteLayerHere(const std::string& name);
   absl::StatusOr<LayerInfo> SealVolumeHere(const std::string& volume, const std::string& layer,
                                            const std::string& description);

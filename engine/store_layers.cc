@@ -1,6 +1,8 @@
 // Layers: import, list, delete, seal a volume into a layer, open one alone.
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_format.h"
@@ -53,18 +55,23 @@ LayerInfo StoreImpl::DescribeLayer(const LayerRecord& rec) {
   return info;
 }
 
-absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
-                                                    BlockDevice& source,
-                                                    const ImportOptions& options,
-                                                    const ProgressFn& progress) {
+absl::StatusOr<ImportResult> StoreImpl::ImportHere(const std::string& name,
+                                                   BlockDevice* image, ByteStream* stream,
+                                                   const ImportOptions& options,
+                                                   const ProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(ValidateName("layer", name));
   RETURN_IF_ERROR(ValidateDescription(options.description));
-  const uint64_t size = (source.size() + 511) / 512 * 512;
-  if (size == 0) return absl::InvalidArgumentError("the image is empty");
-  if (source.size() > kMaxVolumeSize)
+  // A stream's size is known only at its end; until then the layer's record
+  // (which says it is still being written) holds 0.
+  const uint64_t size = image ? WholeSectors(image->size()) : 0;
+  const uint64_t progress_total = image ? image->size() : 0;  // 0: not known
+  if (image && size == 0) return absl::InvalidArgumentError("the image is empty");
+  if (image && image->size() > kMaxVolumeSize)
     return absl::InvalidArgumentError("the image is larger than the largest supported (8 TiB)");
   const bool delta = !options.parent.empty();
+  if (stream && delta)
+    return absl::InvalidArgumentError("a stream imports as a whole disk, without a parent");
   LayerRecord rec;
   {
     absl::MutexLock lock(&mu_);
@@ -77,7 +84,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
       if (parent.size > size)
         return absl::InvalidArgumentError(absl::StrFormat(
             "the image (%d bytes) is smaller than its parent layer '%s' (%d bytes)",
-            source.size(), options.parent, parent.size));
+            image->size(), options.parent, parent.size));
       rec.parent = parent.id;
     }
     rocksdb::WriteBatch batch;
@@ -104,13 +111,23 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
   ImportResult result;
   auto import = [&]() -> absl::Status {
     const uint64_t bs = chunk_size();
-    ASSIGN_OR_RETURN(std::vector<DeviceExtent> extents, source.Map(0, source.size()));
-    // A whole disk skips zeroes (its holes read as zero anyway); a delta
-    // must record them, as they hide the parent, and skips only holes.
-    ImageReadAhead reader(
-        source, PlanImportReads(extents, source.size(), bs, kImportBuffer, /*keep_zero=*/delta),
-        kImportReadAhead, options.sha256);
-    ContentDigest digest(source.size(), bs);
+    std::unique_ptr<ImageReadAhead> reader;
+    // An image's digest is spelled as it is read; a stream's needs its size
+    // first, so it is read back from the map once the stream has ended.
+    std::optional<ContentDigest> digest;
+    if (image) {
+      ASSIGN_OR_RETURN(std::vector<DeviceExtent> extents, image->Map(0, image->size()));
+      // A whole disk skips zeroes (its holes read as zero anyway); a delta
+      // must record them, as they hide the parent, and skips only holes.
+      reader = std::make_unique<ImageReadAhead>(
+          *image,
+          PlanImportReads(extents, image->size(), bs, kImportBuffer, /*keep_zero=*/delta),
+          kImportReadAhead, options.sha256);
+      digest.emplace(image->size(), bs);
+    } else {
+      reader = std::make_unique<ImageReadAhead>(*stream, bs, kMaxVolumeSize, kImportReadAhead,
+                                                options.sha256);
+    }
     // Buffers commit in order on their own thread while later ones are
     // hashed and compressed here and read ahead. A few may wait: commits
     // come in bursts (a flush, the other threads taking both cores), and
@@ -118,7 +135,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     OrderedWorker committer(kImportCommitQueue);
     WriterNames given;  // names already prepared for `writer`
     for (;;) {
-      ASSIGN_OR_RETURN(std::optional<ImageReadAhead::Filled> filled, reader.Next());
+      ASSIGN_OR_RETURN(std::optional<ImageReadAhead::Filled> filled, reader->Next());
       if (!filled) break;
       result.bytes_read += filled->length();
       std::vector<BlockRun> runs;
@@ -127,20 +144,32 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
       ASSIGN_OR_RETURN(PreparedBlocks blocks,
                        PrepareBlocks(chunks_.get(), std::move(runs), filled->bytes, bs,
                                      AllZero, /*mark_skipped_as_zero=*/delta, &given));
-      reader.Recycle(std::move(filled->bytes));
-      AddToDigest(&digest, filled->ranges, bs, [&](size_t i) {
-        return blocks.chunks[i] ? &blocks.chunks[i]->name : nullptr;
-      });
+      reader->Recycle(std::move(filled->bytes));
+      if (digest) {
+        AddToDigest(&*digest, filled->ranges, bs, [&](size_t i) {
+          return blocks.chunks[i] ? &blocks.chunks[i]->name : nullptr;
+        });
+      }
       auto shared = std::make_shared<PreparedBlocks>(std::move(blocks));
       RETURN_IF_ERROR(committer.Push(
           [&writer, shared] { return AddPreparedBlocks(&writer, std::move(*shared)); }));
       const ImportRange& last = filled->ranges.back();
-      if (progress) progress(last.offset + last.length, source.size());
+      if (progress) progress(last.offset + last.length, progress_total);
     }
     RETURN_IF_ERROR(committer.Finish());
-    rec.content_sha256 = reader.ContentSha256();
-    rec.content_digest = digest.Text();
+    rec.content_sha256 = reader->ContentSha256();
+    if (stream) {
+      rec.size = WholeSectors(reader->stream_length());
+      if (rec.size == 0)
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s is empty", options.origin.empty() ? "the stream" : options.origin));
+    }
     RETURN_IF_ERROR(writer.CompleteData());
+    if (digest) {
+      rec.content_digest = digest->Text();
+    } else {
+      ASSIGN_OR_RETURN(rec.content_digest, MapContentDigest(rec));
+    }
     absl::MutexLock lock(&mu_);
     if (delta) {
       // The parent may have been deleted while we read; a delta without it
@@ -172,7 +201,7 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImageHere(const std::string& name,
     if (Commit(&batch).ok()) Enqueue(TaskKind::kDelete, rec.id);
     return s;
   }
-  if (progress) progress(source.size(), source.size());
+  if (progress) progress(image ? image->size() : result.bytes_read, progress_total);
   result.layer = DescribeLayer(rec);
   result.new_chunks = writer.new_chunks();
   result.new_stored_bytes = writer.new_stored_bytes();

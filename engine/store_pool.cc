@@ -22,7 +22,17 @@ absl::StatusOr<ImportResult> StoreImpl::ImportImage(const std::string& name,
                                                     const ImportOptions& options,
                                                     const ProgressFn& progress) {
   if (pool_catalog_) RETURN_IF_ERROR(pool_catalog_->CheckNameFree(name));
-  ASSIGN_OR_RETURN(ImportResult result, ImportImageHere(name, source, options, progress));
+  ASSIGN_OR_RETURN(ImportResult result, ImportHere(name, &source, nullptr, options, progress));
+  RETURN_IF_ERROR(PublishNew(name));
+  return result;
+}
+
+absl::StatusOr<ImportResult> StoreImpl::ImportStream(const std::string& name,
+                                                     ByteStream& stream,
+                                                     const ImportOptions& options,
+                                                     const ProgressFn& progress) {
+  if (pool_catalog_) RETURN_IF_ERROR(pool_catalog_->CheckNameFree(name));
+  ASSIGN_OR_RETURN(ImportResult result, ImportHere(name, nullptr, &stream, options, progress));
   RETURN_IF_ERROR(PublishNew(name));
   return result;
 }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
@@ -12,6 +13,7 @@
 #include "engine/store_impl.h"
 #include "engine/volume_exchange.h"
 #include "layers/layer_writer.h"
+#include "layers/map_digest.h"
 
 namespace layerdisk {
 
@@ -92,9 +94,8 @@ absl::Status ValidateVolumeManifest(const VolumeManifest& m) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ManifestSegment>> StoreImpl::ReadLayerSegments(
-    const LayerRecord& rec) {
-  std::vector<ManifestSegment> out;
+absl::Status StoreImpl::ForEachLayerSegment(
+    const LayerRecord& rec, const std::function<void(uint64_t, MapSegment)>& fn) {
   std::string begin = MapKey(rec.id, 0), end = MapKey(rec.id + 1, 0);
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
@@ -105,17 +106,33 @@ absl::StatusOr<std::vector<ManifestSegment>> StoreImpl::ReadLayerSegments(
   for (it->Seek(begin); it->Valid(); it->Next()) {
     uint64_t layer_id, segment;
     if (!ParseMapKey({it->key().data(), it->key().size()}, &layer_id, &segment))
-      return absl::DataLossError(what + ": a map key is damaged");
+      return absl::DataLossError(what + ": a map key is damaged (run fsck)");
     absl::StatusOr<MapSegment> seg =
         DecodeMapSegment(rec.id, segment, {it->value().data(), it->value().size()});
     if (!seg.ok())
-      return absl::DataLossError(absl::StrFormat("%s cannot be replicated: %s (run fsck)", what,
-                                                 seg.status().message()));
-    if (seg->states.Empty()) continue;
-    out.push_back({segment, *std::move(seg)});
+      return absl::DataLossError(
+          absl::StrFormat("%s: %s (run fsck)", what, seg.status().message()));
+    if (!seg->states.Empty()) fn(segment, *std::move(seg));
   }
-  RETURN_IF_ERROR(FromRocks(it->status(), "scan layer map"));
+  return FromRocks(it->status(), "scan layer map");
+}
+
+absl::StatusOr<std::vector<ManifestSegment>> StoreImpl::ReadLayerSegments(
+    const LayerRecord& rec) {
+  std::vector<ManifestSegment> out;
+  absl::Status s = ForEachLayerSegment(rec, [&out](uint64_t index, MapSegment map) {
+    out.push_back({index, std::move(map)});
+  });
+  if (!s.ok())
+    return absl::Status(s.code(), absl::StrCat("cannot replicate ", s.message()));
   return out;
+}
+
+absl::StatusOr<std::string> StoreImpl::MapContentDigest(const LayerRecord& rec) {
+  MapDigest digest(rec.size, chunk_size());
+  RETURN_IF_ERROR(ForEachLayerSegment(
+      rec, [&digest](uint64_t index, MapSegment map) { digest.AddSegment(index, map); }));
+  return digest.Text();
 }
 
 // Friend of StoreImpl: reaches its catalog, maps and chunks.

@@ -1,13 +1,19 @@
 // `layerdisk layer import`: an image, or a differencing/backing chain of
-// images, into layers.
+// images, into layers; or a raw image piped into standard input.
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/byte_stream.h"
 #include "common/size_parse.h"
 #include "common/status_macros.h"
 #include "engine/image_digest.h"
+#include "engine/raw_image.h"
 #include "tools/image_transfer.h"
 #include "tools/images/image_chain.h"
 #include "tools/output.h"
@@ -76,13 +82,127 @@ absl::Status CheckParentLayer(Store& store, const ImageLink& child, const std::s
   return absl::OkStatus();
 }
 
+// Standard input as an import reads it, keeping its first and last sector
+// to tell a raw disk from an image file piped in by mistake.
+class SniffedInput final : public ByteStream {
+ public:
+  SniffedInput() : input_(NewFdStream(STDIN_FILENO, kInputName)) {}
+
+  static constexpr char kInputName[] = "standard input";
+  static constexpr size_t kSector = 512;
+
+  absl::StatusOr<size_t> Read(absl::Span<char> out) override {
+    ASSIGN_OR_RETURN(size_t n, input_->Read(out));
+    std::string_view got(out.data(), n);
+    if (head_.size() < kSector) head_.append(got.substr(0, kSector - head_.size()));
+    tail_.append(got.substr(n - std::min(n, kSector)));
+    if (tail_.size() > kSector) tail_.erase(0, tail_.size() - kSector);
+    return n;
+  }
+  // What the magic bytes read so far say ("raw" when nothing matches).
+  std::string Format() const { return FormatByMagic(head_, tail_); }
+
+ private:
+  std::unique_ptr<ByteStream> input_;
+  std::string head_, tail_;
+};
+
+// `layer import NAME -`: a raw disk piped in (e.g. from zstdcat), read once
+// to its end. Other formats need a file: their tables point backwards and
+// forwards.
+absl::StatusOr<Imported> ImportStandardInput(CliContext& ctx, const ImportArgs& args) {
+  if (args.format != "auto" && args.format != "raw")
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "only raw images can be read from standard input; give a file name for %s",
+        args.format));
+  if (!args.parent.empty())
+    return absl::InvalidArgumentError(
+        "standard input imports as a whole disk; --parent applies only to differencing "
+        "images and overlays");
+  if (::isatty(STDIN_FILENO))
+    return absl::InvalidArgumentError(
+        "standard input is a terminal; pipe or redirect a raw disk image into it");
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
+  ImportTransaction transaction(*store);
+  SniffedInput input;
+  ImportOptions options{SniffedInput::kInputName, "", "", args.description, args.sha256};
+  Imported out;
+  out.format = "raw";
+  {
+    ProgressBar bar("import " + args.name);
+    ASSIGN_OR_RETURN(out.result, store->ImportStream(args.name, input, options, bar.Callback()));
+  }  // the bar is erased before the report
+  transaction.Made(args.name);
+  // With --format auto, an image file piped in is refused (and its layer
+  // deleted) rather than stored as a disk of its tables and blocks.
+  if (const std::string format = input.Format(); args.format == "auto" && format != "raw")
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "standard input holds a %s image, not a raw disk; import it from a file (or pass "
+        "--format raw to store its bytes as they are)", format));
+  transaction.Commit();
+  return out;
+}
+
+// Prints what an import made: each layer of the stack, bottom first.
+void ReportImports(CliContext& ctx, const std::vector<Imported>& imported) {
+  uint64_t bytes_read = 0, new_chunks = 0, new_bytes = 0;
+  double seconds = 0;
+  nlohmann::json stack = nlohmann::json::array();
+  std::vector<std::string> names;
+  std::string text;
+  for (const Imported& i : imported) {
+    const ImportResult& r = i.result;
+    bytes_read += r.bytes_read;
+    new_chunks += r.new_chunks;
+    new_bytes += r.new_stored_bytes;
+    seconds += r.seconds;
+    names.push_back(r.layer.name);
+    nlohmann::json layer = ToJson(r.layer);
+    layer["reused"] = i.reused;
+    stack.push_back(layer);
+    if (i.reused) {
+      text += absl::StrFormat("reused layer %s (already holds %s)\n", r.layer.name, r.layer.source);
+    } else {
+      text += absl::StrFormat(
+          "imported layer %s from %s (%s %s, %s)\n"
+          "  read %s of data in %.2f s: %s; %d new chunks, %s newly stored\n"
+          "  digest %s\n",
+          r.layer.name, r.layer.source.substr(std::string("import:").size()), i.format,
+          r.layer.parent.empty() ? "whole disk" : "delta over " + r.layer.parent,
+          FormatSize(r.layer.size), FormatSize(r.bytes_read), r.seconds,
+          FormatRate(r.bytes_read, r.seconds), r.new_chunks, FormatSize(r.new_stored_bytes),
+          r.layer.content_digest);
+      if (!r.layer.content_sha256.empty())
+        text += absl::StrFormat("  sha256 %s\n", r.layer.content_sha256);
+    }
+  }
+  if (names.size() > 1)
+    text += absl::StrFormat("compose it with: layerdisk volume create VOLUME --layers %s\n",
+                            absl::StrJoin(names, ","));
+  const ImportResult& r = imported.back().result;
+  nlohmann::json doc = {{"layer", ToJson(r.layer)},
+                        {"format", imported.back().format},
+                        {"stack", stack},
+                        {"bytes_read", bytes_read},
+                        {"new_chunks", new_chunks},
+                        {"new_stored_bytes", new_bytes},
+                        {"seconds", seconds},
+                        {"mb_per_s", MegabytesPerSecond(bytes_read, seconds)}};
+  Emit(ctx.json, doc, text);
+}
+
 }  // namespace
 
 absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
-  // Read the image (and its chain) before touching the store: a typo or a
-  // broken image costs nothing.
   RETURN_IF_ERROR(ValidateName("layer", args.name));
   RETURN_IF_ERROR(ValidateDescription(args.description));
+  if (args.file == kStandardStream) {
+    ASSIGN_OR_RETURN(Imported one, ImportStandardInput(ctx, args));
+    ReportImports(ctx, {one});
+    return absl::OkStatus();
+  }
+  // Read the image (and its chain) before touching the store: a typo or a
+  // broken image costs nothing.
   ASSIGN_OR_RETURN(std::vector<ImageLink> chain, OpenImageChain(args.file, args.format));
   for (const ImageLink& link : chain)
     if (link.size > kMaxVolumeSize)
@@ -126,50 +246,7 @@ absl::Status ImportImageFile(CliContext& ctx, const ImportArgs& args) {
   imported.push_back(last);
   transaction.Commit();
 
-  uint64_t bytes_read = 0, new_chunks = 0, new_bytes = 0;
-  double seconds = 0;
-  nlohmann::json stack = nlohmann::json::array();
-  std::vector<std::string> names;
-  std::string text;
-  for (const Imported& i : imported) {
-    const ImportResult& r = i.result;
-    bytes_read += r.bytes_read;
-    new_chunks += r.new_chunks;
-    new_bytes += r.new_stored_bytes;
-    seconds += r.seconds;
-    names.push_back(r.layer.name);
-    nlohmann::json layer = ToJson(r.layer);
-    layer["reused"] = i.reused;
-    stack.push_back(layer);
-    if (i.reused) {
-      text += absl::StrFormat("reused layer %s (already holds %s)\n", r.layer.name, r.layer.source);
-    } else {
-      text += absl::StrFormat(
-          "imported layer %s from %s (%s %s, %s)\n"
-          "  read %s of data in %.2f s: %s; %d new chunks, %s newly stored\n"
-          "  digest %s\n",
-          r.layer.name, r.layer.source.substr(std::string("import:").size()), i.format,
-          r.layer.parent.empty() ? "whole disk" : "delta over " + r.layer.parent,
-          FormatSize(r.layer.size), FormatSize(r.bytes_read), r.seconds,
-          FormatRate(r.bytes_read, r.seconds), r.new_chunks, FormatSize(r.new_stored_bytes),
-          r.layer.content_digest);
-      if (!r.layer.content_sha256.empty())
-        text += absl::StrFormat("  sha256 %s\n", r.layer.content_sha256);
-    }
-  }
-  if (names.size() > 1)
-    text += absl::StrFormat("compose it with: layerdisk volume create VOLUME --layers %s\n",
-                            absl::StrJoin(names, ","));
-  const ImportResult& r = last.result;
-  nlohmann::json doc = {{"layer", ToJson(r.layer)},
-                        {"format", last.format},
-                        {"stack", stack},
-                        {"bytes_read", bytes_read},
-                        {"new_chunks", new_chunks},
-                        {"new_stored_bytes", new_bytes},
-                        {"seconds", seconds},
-                        {"mb_per_s", MegabytesPerSecond(bytes_read, seconds)}};
-  Emit(ctx.json, doc, text);
+  ReportImports(ctx, imported);
   return absl::OkStatus();
 }
 
@@ -177,6 +254,12 @@ absl::Status DigestImageFile(CliContext& ctx, const DigestArgs& args) {
   ASSIGN_OR_RETURN(uint64_t parsed, ParseSize(args.block_size));
   const uint32_t block_size = static_cast<uint32_t>(std::min<uint64_t>(parsed, UINT32_MAX));
   RETURN_IF_ERROR(CheckChunkSize(block_size));
+  // The digest starts with the image's size, which a stream tells only at
+  // its end; an import of it finds the digest from the layer's map instead.
+  if (args.file == kStandardStream)
+    return absl::InvalidArgumentError(
+        "layer digest needs a file: a stream's size, which the digest starts with, is known "
+        "only at its end (layer import NAME - records the stream's digest)");
   ASSIGN_OR_RETURN(std::vector<ImageLink> chain, OpenImageChain(args.file, args.format));
   const ImageLink& top = chain.back();
   ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> image, top.open());

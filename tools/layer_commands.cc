@@ -131,7 +131,9 @@ void RegisterLayerCommands(CLI::App& app, CliContext& ctx) {
   CLI::App* cmd = group->add_subcommand(
       "import", "Import a disk image (raw, VHD, VHDX, qcow2, VMDK) as a sealed layer");
   cmd->add_option("NAME", import->name, "Name of the new layer")->required();
-  cmd->add_option("FILE", import->file, "Image file or block device")->required();
+  cmd->add_option("FILE", import->file,
+                  "Image file or block device; - reads a raw image from standard input")
+      ->required();
   cmd->add_option("--format", import->format,
                   "Image format: " + absl::StrJoin(ImportFormats(), ", ") + " (auto: by magic)")
       ->capture_default_str();

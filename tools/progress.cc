@@ -40,15 +40,23 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   if (!enabled_) return;
   absl::MutexLock lock(&mu_);
   auto now = std::chrono::steady_clock::now();
-  // Throttled, except that the final state is drawn once.
-  if (drawn_ && (done < total ? now - last_draw_ < kRedrawInterval
-                              : last_done_ == done)) return;
+  // Throttled, except that the final state is drawn once. A total of 0 is
+  // unknown (a stream): never final.
+  const bool final = total != 0 && done >= total;
+  if (drawn_ && (final ? last_done_ == done : now - last_draw_ < kRedrawInterval)) return;
   last_draw_ = now;
   last_done_ = done;
   Draw(done, total);
 }
 
 void ProgressBar::Draw(uint64_t done, uint64_t total) {
+  if (total == 0) {  // unknown: no bar to fill
+    std::fprintf(stderr, "\r\033[K%s  %s  %s", label_.c_str(), FormatSize(done).c_str(),
+                 FormatRate(done, Elapsed()).c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+    return;
+  }
   double fraction = total ? static_cast<double>(done) / total : 1.0;
   if (fraction > 1) fraction = 1;
   int filled = static_cast<int>(fraction * kBarWidth);

@@ -103,4 +103,44 @@ rc=$(cat closed.rc)
 ld volume create streamed --size "$(stat -c %s src.raw)" >/dev/null
 ld volume write streamed - <src.raw >/dev/null
 ld export streamed - | cmp - src.raw || fail "a volume written from standard input differs"
+
+# "-" imports a raw disk from standard input, read once to its end: the
+# layer reads as the source and records the digest and SHA-256 an import of
+# the file records. Other formats, an image file piped in, a terminal and
+# an empty stream are refused and leave no layer.
+ld layer import piped - --sha256 --json <src.raw >piped.json
+ld layer import from-file src.raw --sha256 --json >from-file.json
+for key in size content_digest content_sha256; do
+  [[ $(json piped.json "d['layer']['$key']") == $(json from-file.json "d['layer']['$key']") ]] ||
+    fail "the piped import's $key differs from the file's: $(cat piped.json)"
+done
+[[ $(json piped.json 'd["layer"]["source"]') == "import:standard input" ]] ||
+  fail "the piped import's source: $(cat piped.json)"
+ld export layer:piped - | cmp - src.raw || fail "the layer imported from standard input differs"
+# A stream that ends mid-block: its tail reads as zeroes up to a whole sector.
+head -c 1000001 src.raw | ld layer import odd - --json >odd.json
+[[ $(json odd.json 'd["layer"]["size"]') == 1000448 ]] || fail "odd stream's size: $(cat odd.json)"
+ld export layer:odd - >odd.raw
+cmp -n 1000001 odd.raw src.raw && [[ $(tail -c 447 odd.raw | tr -d '\0' | wc -c) == 0 ]] ||
+  fail "the odd-sized stream reads back wrong"
+ld layer import raw-bytes - --format raw <img.qcow2 >/dev/null  # the admin says raw: stored as is
+ld export layer:raw-bytes - | cmp -n "$(stat -c %s img.qcow2)" - img.qcow2 ||
+  fail "--format raw did not store the piped bytes as they are"
+expect_fail 2 layer import x - --format qcow2 <img.qcow2
+expect_message "only raw images can be read from standard input"
+expect_fail 2 layer import x - <img.qcow2
+expect_message "standard input holds a qcow2 image"
+expect_fail 2 layer import x - <fixed.vhd  # its footer is its last sector
+expect_message "standard input holds a vhd image"
+expect_fail 2 layer import x - </dev/null
+expect_message "standard input is empty"
+expect_fail 2 layer digest - <src.raw
+expect_message "layer digest needs a file"
+rc=0
+script -qec "$LAYERDISK layer import x -" /dev/null >tty.out </dev/null || rc=$?
+[[ $rc == 2 ]] && grep -q "standard input is a terminal" tty.out ||
+  fail "an import from a terminal was not refused (exit $rc): $(cat tty.out)"
+ld layer list --json >layers.json
+[[ $(json layers.json '[l["name"] for l in d["layers"] if l["name"] == "x"]') == "[]" ]] ||
+  fail "a refused import from standard input left its layer"
 echo PASS

@@ -25,6 +25,24 @@ cmp got.raw want-child.raw || fail "the delta imported through the server differ
 ld layer import q base.qcow2 >/dev/null
 ld export layer:q got.qcow2 --format qcow2 >/dev/null
 qemu-img compare -q -f raw -F qcow2 src.raw got.qcow2 || fail "qcow2 export through the server differs"
+# A raw stream from standard input goes through the server too. A client
+# cut off mid-stream makes no layer: once the server has given the name up
+# again, an import under it works and reads the whole source.
+ld layer import piped - <src.raw >/dev/null
+ld export layer:piped - | cmp - src.raw || fail "the stream imported through the server differs"
+ld layer delete piped >/dev/null
+{ head -c $((4 << 20)) src.raw; sleep 60; } | "$LAYERDISK" layer import cut - >/dev/null 2>&1 &
+client=$!
+sleep 2
+kill -9 $client
+wait $client 2>/dev/null || true
+for _ in $(seq 100); do
+  ld layer import cut - <src.raw >/dev/null 2>cut.err && break
+  sleep 0.1
+done
+[[ -s cut.err ]] && fail "the name of a cut-off stream import stayed taken: $(cat cut.err)"
+ld export layer:cut - | cmp - src.raw || fail "a cut-off stream import left a layer behind"
+ld layer delete cut >/dev/null
 # A refused import through the server leaves nothing either.
 cp base.vhdx bad.vhdx && truncate -s 100000 bad.vhdx
 expect_fail 6 layer import bad bad.vhdx

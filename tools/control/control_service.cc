@@ -1,7 +1,10 @@
 #include "tools/control/control_service.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "absl/strings/str_format.h"
+#include "common/byte_stream.h"
 #include "common/status_macros.h"
 #include "engine/device_names.h"
 #include "tools/control/grpc_status.h"
@@ -11,6 +14,17 @@ namespace layerdisk {
 namespace {
 
 constexpr uint64_t kMaxTransfer = 32ull << 20;
+
+// The next message of an import call. A call that ends before the
+// client's end marker was cut off: what arrived must not become a layer.
+absl::Status NextImportMessage(grpc::ServerReader<v1::ImportChunk>* reader,
+                               v1::ImportChunk* msg) {
+  if (!reader->Read(msg))
+    return absl::AbortedError("the import was cut off before all of the image arrived");
+  if (msg->data().size() > kMaxTransfer)
+    return absl::InvalidArgumentError("an import message is too large");
+  return absl::OkStatus();
+}
 
 // The image of an import, arriving over the stream: the client sends a
 // header with its data extents, then their bytes in ascending order. The
@@ -39,10 +53,13 @@ class StreamSource final : public BlockDevice {
     const uint64_t end = offset + out.size();
     while (true) {
       if (!have_) {
-        if (!reader_->Read(&msg_)) return absl::OkStatus();  // the rest is holes
+        if (ended_) return absl::OkStatus();  // the rest is holes
+        RETURN_IF_ERROR(NextImportMessage(reader_, &msg_));
+        if (msg_.end()) {
+          ended_ = true;
+          continue;
+        }
         have_ = true;
-        if (msg_.data().size() > kMaxTransfer)
-          return absl::InvalidArgumentError("an import message is too large");
       }
       uint64_t m_off = msg_.offset(), m_end = m_off + msg_.data().size();
       if (m_off >= end) return absl::OkStatus();  // for a later read
@@ -61,6 +78,45 @@ class StreamSource final : public BlockDevice {
   std::vector<DeviceExtent> extents_;
   v1::ImportChunk msg_;
   bool have_ = false;
+  bool ended_ = false;  // the client said it sent everything
+};
+
+// A raw stream's bytes arriving over the import call, one message after
+// another (ImportChunk::stream).
+class ImportStreamBytes final : public ByteStream {
+ public:
+  explicit ImportStreamBytes(grpc::ServerReader<v1::ImportChunk>* reader) : reader_(reader) {}
+
+  absl::StatusOr<size_t> Read(absl::Span<char> out) override {
+    size_t got = 0;
+    while (got < out.size() && !ended_) {
+      if (used_ == msg_.data().size()) {
+        RETURN_IF_ERROR(NextImportMessage(reader_, &msg_));
+        used_ = 0;
+        if (msg_.end()) {
+          ended_ = true;
+          break;
+        }
+        if (msg_.offset() != position_)
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "an import stream's message is at offset %d where %d was due", msg_.offset(),
+              position_));
+        position_ += msg_.data().size();
+      }
+      size_t n = std::min(out.size() - got, msg_.data().size() - used_);
+      std::memcpy(out.data() + got, msg_.data().data() + used_, n);
+      used_ += n;
+      got += n;
+    }
+    return got;
+  }
+
+ private:
+  grpc::ServerReader<v1::ImportChunk>* const reader_;
+  v1::ImportChunk msg_;
+  size_t used_ = 0;        // bytes of msg_ already handed out
+  uint64_t position_ = 0;  // stream offset after the messages received
+  bool ended_ = false;
 };
 
 template <typename T>
@@ -118,13 +174,17 @@ grpc::Status ControlService::ImportLayer(grpc::ServerContext*,
   v1::ImportChunk header;
   if (!reader->Read(&header))
     return ToGrpc(absl::InvalidArgumentError("an import needs a header"));
+  const ImportOptions options{header.origin(), header.parent(), header.image_id(),
+                              header.description(), header.sha256()};
+  auto reply = [out](const ImportResult& r) { ToProto(r, out); };
+  if (header.stream()) {
+    ImportStreamBytes stream(reader);
+    return Reply<ImportResult>(store_->ImportStream(header.name(), stream, options, nullptr),
+                               reply);
+  }
   StreamSource source(reader, header);
-  return Reply<ImportResult>(
-      store_->ImportImage(header.name(), source,
-                          ImportOptions{header.origin(), header.parent(), header.image_id(),
-                                        header.description(), header.sha256()},
-                          nullptr),
-      [&](const ImportResult& r) { ToProto(r, out); });
+  return Reply<ImportResult>(store_->ImportImage(header.name(), source, options, nullptr),
+                             reply);
 }
 
 grpc::Status ControlService::ListLayers(grpc::ServerContext*, const v1::Empty*, v1::LayerList* out) {

@@ -129,6 +129,34 @@ std::vector<DeviceExtent> RoundOutToBlocks(const std::vector<DeviceExtent>& exte
   return out;
 }
 
+v1::ImportChunk ImportHeader(const std::string& name, const ImportOptions& options) {
+  v1::ImportChunk header;
+  header.set_name(name);
+  header.set_origin(options.origin);
+  header.set_parent(options.parent);
+  header.set_image_id(options.image_id);
+  header.set_description(options.description);
+  header.set_sha256(options.sha256);
+  return header;
+}
+
+// Ends an import call whose data went out (`open`: the server still took
+// messages) with the end marker, and returns the server's answer.
+absl::StatusOr<ImportResult> FinishImport(grpc::ClientWriter<v1::ImportChunk>* writer, bool open,
+                                          const v1::ImportResult& rep,
+                                          std::chrono::steady_clock::time_point start) {
+  if (open) {
+    v1::ImportChunk end;
+    end.set_end(true);
+    writer->Write(end);
+  }
+  writer->WritesDone();
+  RETURN_IF_ERROR(FromGrpc(writer->Finish()));
+  ImportResult result = FromProto(rep);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
 class RemoteStore final : public Store {
  public:
   RemoteStore(std::string dir, std::shared_ptr<Stub> stub, uint32_t chunk_size)
@@ -152,13 +180,7 @@ class RemoteStore final : public Store {
     grpc::ClientContext ctx;
     v1::ImportResult rep;
     std::unique_ptr<grpc::ClientWriter<v1::ImportChunk>> writer(stub_->ImportLayer(&ctx, &rep));
-    v1::ImportChunk header;
-    header.set_name(name);
-    header.set_origin(options.origin);
-    header.set_parent(options.parent);
-    header.set_image_id(options.image_id);
-    header.set_description(options.description);
-    header.set_sha256(options.sha256);
+    v1::ImportChunk header = ImportHeader(name, options);
     header.set_size(source.size());
     for (const DeviceExtent& e : extents) {
       v1::Extent* x = header.add_extents();
@@ -180,11 +202,34 @@ class RemoteStore final : public Store {
         if (progress) progress(e.offset + done, source.size());
       }
     }
-    writer->WritesDone();
-    RETURN_IF_ERROR(FromGrpc(writer->Finish()));
-    ImportResult result = FromProto(rep);
-    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return result;
+    return FinishImport(writer.get(), open, rep, start);
+  }
+
+  absl::StatusOr<ImportResult> ImportStream(const std::string& name, ByteStream& stream,
+                                            const ImportOptions& options,
+                                            const ProgressFn& progress) override {
+    auto start = std::chrono::steady_clock::now();
+    grpc::ClientContext ctx;
+    v1::ImportResult rep;
+    std::unique_ptr<grpc::ClientWriter<v1::ImportChunk>> writer(stub_->ImportLayer(&ctx, &rep));
+    v1::ImportChunk header = ImportHeader(name, options);
+    header.set_stream(true);
+    bool open = writer->Write(header);
+    std::string buf(kTransfer, '\0');
+    for (uint64_t sent = 0; open;) {
+      // A failed read returns here, which cancels the call before its end
+      // marker: the server imports nothing.
+      ASSIGN_OR_RETURN(size_t n, stream.Read(absl::MakeSpan(buf)));
+      if (n == 0) break;
+      v1::ImportChunk chunk;
+      chunk.set_offset(sent);
+      chunk.set_data(buf.data(), n);
+      open = writer->Write(chunk);
+      sent += n;
+      if (progress) progress(sent, 0);
+      if (n < buf.size()) break;  // the stream's end
+    }
+    return FinishImport(writer.get(), open, rep, start);
   }
 
   absl::StatusOr<std::vector<LayerInfo>> ListLayers() override {
