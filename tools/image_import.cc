@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -82,8 +83,9 @@ absl::Status CheckParentLayer(Store& store, const ImageLink& child, const std::s
   return absl::OkStatus();
 }
 
-// Standard input as an import reads it, keeping its first and last sector
-// to tell a raw disk from an image file piped in by mistake.
+// Standard input as an import reads it: its first sector read ahead, so
+// that an image file piped in by mistake is told by its magic before
+// anything is stored, and its last kept (a fixed VHD's footer).
 class SniffedInput final : public ByteStream {
  public:
   SniffedInput() : input_(NewFdStream(STDIN_FILENO, kInputName)) {}
@@ -91,20 +93,42 @@ class SniffedInput final : public ByteStream {
   static constexpr char kInputName[] = "standard input";
   static constexpr size_t kSector = 512;
 
+  absl::Status ReadHead() {
+    head_.resize(kSector);
+    ASSIGN_OR_RETURN(size_t n, input_->Read(absl::MakeSpan(head_)));
+    head_.resize(n);
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<size_t> Read(absl::Span<char> out) override {
-    ASSIGN_OR_RETURN(size_t n, input_->Read(out));
+    // The head first, then the rest; short only where the input ends.
+    size_t n = std::min(out.size(), head_.size() - replayed_);
+    std::memcpy(out.data(), head_.data() + replayed_, n);
+    replayed_ += n;
+    if (n < out.size() && replayed_ == kSector) {
+      ASSIGN_OR_RETURN(size_t more, input_->Read(out.subspan(n)));
+      n += more;
+    }
     std::string_view got(out.data(), n);
-    if (head_.size() < kSector) head_.append(got.substr(0, kSector - head_.size()));
     tail_.append(got.substr(n - std::min(n, kSector)));
     if (tail_.size() > kSector) tail_.erase(0, tail_.size() - kSector);
     return n;
   }
-  // What the magic bytes read so far say ("raw" when nothing matches).
-  std::string Format() const { return FormatByMagic(head_, tail_); }
+
+  // With --format auto, an image file piped in is refused rather than
+  // stored as a disk of its tables and blocks.
+  absl::Status CheckRaw(const std::string& format) const {
+    const std::string found = FormatByMagic(head_, tail_);
+    if (format != "auto" || found == "raw") return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "standard input holds a %s image, not a raw disk; import it from a file (or pass "
+        "--format raw to store its bytes as they are)", found));
+  }
 
  private:
   std::unique_ptr<ByteStream> input_;
   std::string head_, tail_;
+  size_t replayed_ = 0;  // bytes of head_ handed out
 };
 
 // `layer import NAME -`: a raw disk piped in (e.g. from zstdcat), read once
@@ -123,8 +147,10 @@ absl::StatusOr<Imported> ImportStandardInput(CliContext& ctx, const ImportArgs& 
     return absl::InvalidArgumentError(
         "standard input is a terminal; pipe or redirect a raw disk image into it");
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, ctx.OpenStore());
-  ImportTransaction transaction(*store);
   SniffedInput input;
+  RETURN_IF_ERROR(input.ReadHead());
+  RETURN_IF_ERROR(input.CheckRaw(args.format));
+  ImportTransaction transaction(*store);
   ImportOptions options{SniffedInput::kInputName, "", "", args.description, args.sha256};
   Imported out;
   out.format = "raw";
@@ -133,12 +159,8 @@ absl::StatusOr<Imported> ImportStandardInput(CliContext& ctx, const ImportArgs& 
     ASSIGN_OR_RETURN(out.result, store->ImportStream(args.name, input, options, bar.Callback()));
   }  // the bar is erased before the report
   transaction.Made(args.name);
-  // With --format auto, an image file piped in is refused (and its layer
-  // deleted) rather than stored as a disk of its tables and blocks.
-  if (const std::string format = input.Format(); args.format == "auto" && format != "raw")
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "standard input holds a %s image, not a raw disk; import it from a file (or pass "
-        "--format raw to store its bytes as they are)", format));
+  // A fixed VHD shows itself only by its last sector: its layer goes again.
+  RETURN_IF_ERROR(input.CheckRaw(args.format));
   transaction.Commit();
   return out;
 }

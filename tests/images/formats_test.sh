@@ -130,6 +130,15 @@ expect_fail 2 layer import x - --format qcow2 <img.qcow2
 expect_message "only raw images can be read from standard input"
 expect_fail 2 layer import x - <img.qcow2
 expect_message "standard input holds a qcow2 image"
+# Told by its first sector, before the import waits for the stream's end.
+exec 3< <(cat img.qcow2; sleep 60)
+feeder=$!
+rc=0
+timeout 20 "$LAYERDISK" layer import x - <&3 2>early.err || rc=$?
+exec 3<&-
+kill $feeder 2>/dev/null || true
+[[ $rc == 2 ]] && grep -q "holds a qcow2 image" early.err ||
+  fail "a qcow2 piped in was not refused by its first sector (exit $rc): $(cat early.err)"
 expect_fail 2 layer import x - <fixed.vhd  # its footer is its last sector
 expect_message "standard input holds a vhd image"
 expect_fail 2 layer import x - </dev/null
